@@ -1,0 +1,5 @@
+namespace InpaintSuite.Runtime;
+
+internal static class RuntimeInfo
+{
+}
