@@ -217,6 +217,11 @@ def main(args):
         url, photo, out, engine = args[0], args[1], args[2], args[3]
         depths = args[4].split(",") if len(args) > 4 else ["U8", "U16"]
         os.makedirs(out, exist_ok=True)
+        # Work on a copy: Krita autosaves next to the file it opened.
+        import shutil
+        work = os.path.join(out, "work-" + os.path.basename(photo))
+        shutil.copyfile(photo, work)
+        photo = work
         # No dialogs (autosave recovery, profile warnings): offscreen they would wait forever.
         Krita.instance().setBatchmode(True)
         client = BridgeClient(url)
