@@ -50,6 +50,7 @@ class JobStream(QObject):
         req.setHeader(QNetworkRequest.ContentTypeHeader, "application/json")
         req.setRawHeader(b"Accept", b"application/x-ndjson")
         self.reply = client.nam.post(req, QByteArray(core.encode_json(body)))
+        self.reply.metaDataChanged.connect(self._headers)
         self.reply.readyRead.connect(self._read)
         self.reply.finished.connect(self._finished)
 
@@ -60,6 +61,14 @@ class JobStream(QObject):
             self.client.cancel(self.job_id)
         if not self._done:
             self.reply.abort()
+
+    def _headers(self):
+        # The bridge names the job in a header before the first event: cancel can use it at once.
+        job_id = bytes(self.reply.rawHeader(b"x-job-id")).decode("ascii", "replace")
+        if job_id and not self.job_id:
+            self.job_id = job_id
+            if self._cancel_requested:
+                self.client.cancel(job_id)
 
     def _read(self):
         chunk = bytes(self.reply.readAll())
@@ -120,15 +129,18 @@ class JobStream(QObject):
 class BridgeClient(QObject):
     """Talks to one daemon. base_url like http://127.0.0.1:50152."""
 
-    def __init__(self, base_url=core.DEFAULT_BRIDGE_URL, parent=None):
+    def __init__(self, base_url=core.DEFAULT_BRIDGE_URL, parent=None, token=""):
         QObject.__init__(self, parent)
         self.base_url = base_url.rstrip("/")
+        self.token = token
         self.nam = QNetworkAccessManager(self)
 
     def request(self, path):
         req = QNetworkRequest(QUrl(self.base_url + path))
         # Plain HTTP/1.1 keeps NDJSON flowing line by line through the bridge.
         req.setAttribute(QNetworkRequest.HTTP2AllowedAttribute, False)
+        if self.token:
+            req.setRawHeader(b"Authorization", b"Bearer " + self.token.encode("utf-8"))
         return req
 
     def get_json(self, path, on_done):

@@ -52,6 +52,17 @@ def bridge_url():
         return core.DEFAULT_BRIDGE_URL
 
 
+def bridge_token():
+    """The daemon's auth token when it requires one (inpaintsuite serve --token)."""
+    token = os.environ.get("INPAINTSUITE_TOKEN")
+    if token:
+        return token
+    try:
+        return Krita.instance().readSetting(SETTINGS_GROUP, "token", "")
+    except Exception:
+        return ""
+
+
 class InpaintSuiteDocker(DockWidget):
     def __init__(self):
         DockWidget.__init__(self)
@@ -230,7 +241,7 @@ class InpaintSuiteDocker(DockWidget):
     def connect_daemon(self):
         url = self.url_edit.text().strip() or core.DEFAULT_BRIDGE_URL
         if self.client is None or self.client.base_url != url.rstrip("/"):
-            self.client = BridgeClient(url, self)
+            self.client = BridgeClient(url, self, token=bridge_token())
             try:
                 Krita.instance().writeSetting(SETTINGS_GROUP, "bridge_url", url)
             except Exception:

@@ -63,6 +63,9 @@ class Handler(BaseHTTPRequestHandler):
             self._json(404, {"code": 5, "status": "NOT_FOUND", "message": "no route " + self.path})
 
     def do_POST(self):
+        if self.headers.get("Authorization", "Bearer secret") != "Bearer secret":
+            self._json(401, {"code": 16, "status": "UNAUTHENTICATED", "message": "bad token"})
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         if self.path == "/v1/cancel":
@@ -83,9 +86,10 @@ class Handler(BaseHTTPRequestHandler):
         seed = settings.get("seed", "1234")
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
         job = "job-%d" % len(self.server.requests)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-job-id", job)
+        self.end_headers()
 
         def send(obj):
             line = json.dumps(dict({"jobId": job}, **obj)).encode() + b"\n"

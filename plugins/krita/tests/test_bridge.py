@@ -136,6 +136,35 @@ class BridgeClientTests(unittest.TestCase):
         self.assertEqual(err.status, "INVALID_ARGUMENT")
         self.assertEqual(events, [])
 
+    def test_job_id_from_header_and_token(self):
+        from inpaint_suite.bridge import BridgeClient
+        seen = []
+        box = {}
+
+        def on_event(ev):
+            if not seen:
+                seen.append(box["job"].job_id)
+
+        def on_finished(result, err):
+            box.update(done=True, err=err)
+            if "loop" in box:
+                box["loop"].quit()
+        client = BridgeClient(self.url, token="secret")
+        box["job"] = client.start_job("inpaint", self.inpaint_body(), on_event, on_finished)
+        self.wait(box)
+        self.assertIsNone(box["err"])
+        self.assertTrue(seen[0].startswith("job-"))
+        wrong = BridgeClient(self.url, token="wrong")
+        box2 = {}
+
+        def fin2(result, err):
+            box2.update(done=True, err=err)
+            if "loop" in box2:
+                box2["loop"].quit()
+        wrong.start_job("inpaint", self.inpaint_body(), lambda ev: None, fin2)
+        self.wait(box2)
+        self.assertEqual(box2["err"].status, "UNAUTHENTICATED")
+
     def test_outpaint_result_canvas(self):
         img = core.image_message("PIXEL_FORMAT_RGBA16", 12, 6, bytes(12 * 6 * 8))
         result, err, events, job = self.run_job(
