@@ -158,8 +158,8 @@ public sealed class GrpcFunctionalTests
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 1000, StepDelay = TimeSpan.FromMilliseconds(20) });
         using var client = d.Client();
         var first = StartCollecting(client.Inpaint(TestDaemon.Inpaint()));
-        var second = StartCollecting(client.Inpaint(TestDaemon.Inpaint()));
         await d.Runner.FirstStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var second = StartCollecting(client.Inpaint(TestDaemon.Inpaint()));
         await WaitUntil(() => first.Ids.Count > 0 && second.Ids.Count > 0 && d.Host.Queue.WaitingCount == 1);
         var queuedId = second.Ids.First();
         var c2 = await client.CancelJobAsync(queuedId);
