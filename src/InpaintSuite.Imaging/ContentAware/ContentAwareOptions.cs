@@ -59,6 +59,9 @@ public sealed record ContentAwareOptions
     /// <summary>Context kept around each connected hole, in px; null = automatic (the hole's size, at least 32).</summary>
     public int? ContextMargin { get; init; }
 
+    /// <summary>Tests: use the gather (scalar reference) for mean votes instead of the vectorised scatter.</summary>
+    internal bool GatherMeanVote { get; init; }
+
     internal void Validate()
     {
         if (PatchSize < 3 || PatchSize > 15 || PatchSize % 2 == 0)

@@ -532,13 +532,10 @@ internal sealed unsafe class PatchMatchCompletion
         });
     }
 
-    /// <summary>Tests switch the mean vote to the gather reference.</summary>
-    internal static bool GatherMeanForTests;
-
     private void Vote(Level lv, ContentAwareVoting voting)
     {
         ComputeWeights(lv);
-        if (voting == ContentAwareVoting.Mean && !GatherMeanForTests) ScatterMean(lv);
+        if (voting == ContentAwareVoting.Mean && !_o.GatherMeanVote) ScatterMean(lv);
         else Gather(lv, voting);
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using InpaintSuite.Imaging;
+using InpaintSuite.Imaging.Codecs;
 using InpaintSuite.Imaging.ContentAware;
 
 namespace InpaintSuite.ContentAwareEvaluation;
@@ -28,19 +29,18 @@ public static class ContentAwareEval
     }
 
     /// <summary>Fills every case; times only the fill itself (not decoding or encoding).</summary>
-    public static List<CaseTime> Run(string casesDir, string outDir, ContentAwareOptions options,
-        Func<string, RgbaImage> loadPng, Action<RgbaImage, string> savePng, TextWriter? log = null)
+    public static List<CaseTime> Run(string casesDir, string outDir, ContentAwareOptions options, TextWriter? log = null)
     {
         Directory.CreateDirectory(outDir);
         var times = new List<CaseTime>();
         foreach (var id in CaseIds(casesDir))
         {
-            var image = loadPng(Path.Combine(casesDir, id + ".image.png"));
-            var mask = MaskFromImage(loadPng(Path.Combine(casesDir, id + ".mask.png")));
+            var image = ImageCodec.Load(Path.Combine(casesDir, id + ".image.png"));
+            var mask = MaskFromImage(ImageCodec.Load(Path.Combine(casesDir, id + ".mask.png")));
             var sw = Stopwatch.StartNew();
             var result = ContentAwareFill.Fill(image, mask, options);
             sw.Stop();
-            savePng(result, Path.Combine(outDir, id + ".png"));
+            ImageCodec.SavePng(result, Path.Combine(outDir, id + ".png"));
             times.Add(new CaseTime(id, image.Width, image.Height, sw.Elapsed.TotalSeconds));
             log?.WriteLine($"{id,-22} {image.Width}x{image.Height} {sw.Elapsed.TotalSeconds:F3} s");
         }

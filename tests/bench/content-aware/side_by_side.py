@@ -4,7 +4,7 @@ usage: side_by_side.py CASEDIR TELEADIR OURDIR OUT.png ID [ID ...]"""
 import sys
 import cv2, numpy as np
 cdir, tdir, odir, out, ids = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
-W = 320  # column width
+W = 256  # column width
 def fit(im):
     return cv2.resize(im, (W, round(im.shape[0] * W / im.shape[1])), interpolation=cv2.INTER_AREA)
 def label(im, text):
