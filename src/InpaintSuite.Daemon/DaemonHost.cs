@@ -1,0 +1,249 @@
+using System.Buffers;
+using System.Net;
+using System.Text;
+using InpaintSuite.Pipelines;
+using InpaintSuite.Protocol.Grpc;
+using InpaintSuite.Protocol.Health;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace InpaintSuite.Daemon;
+
+/// <summary>
+/// The daemon: Kestrel with a gRPC endpoint (HTTP/2 prior knowledge) and a JSON bridge (HTTP/1.1).
+/// <code>
+/// await using var host = await DaemonHost.StartAsync(options);   // ports 0 = ephemeral
+/// Console.WriteLine(host.GrpcAddress);
+/// await host.WaitForShutdownAsync(ct);                          // or DaemonHost.RunAsync(options, ct)
+/// </code>
+/// </summary>
+public sealed partial class DaemonHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly JobQueue _queue;
+    private readonly HealthState _health;
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly ListenOptions _grpcListen;
+    private readonly ListenOptions? _bridgeListen;
+    private readonly ILogger _logger;
+    private int _stopped;
+
+    private DaemonHost(DaemonOptions options)
+    {
+        Options = options;
+        var auth = DaemonAuth.Resolve(options);
+        options.AuthToken = auth.Token;
+        TokenFile = auth.TokenFile;
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
+
+        var address = ParseHost(options.Host);
+        ListenOptions? grpc = null, bridge = null;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = (long)options.MaxMessageBytes + 64 * 1024;
+            k.Limits.MinRequestBodyDataRate = null;
+            k.Limits.MinResponseDataRate = null;
+            // Wide flow-control windows: a 64 MiB layer otherwise crawls through 64 KiB windows.
+            k.Limits.Http2.InitialConnectionWindowSize = 32 * 1024 * 1024;
+            k.Limits.Http2.InitialStreamWindowSize = 16 * 1024 * 1024;
+            k.Limits.Http2.MaxStreamsPerConnection = 1000;
+            k.Limits.Http2.MaxFrameSize = 1024 * 1024;
+            k.Limits.Http2.MaxRequestHeaderFieldSize = 64 * 1024;
+            k.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
+            k.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(60);
+            k.Listen(address, options.GrpcPort, lo =>
+            {
+                lo.Protocols = HttpProtocols.Http2;
+                // Answer HTTP/1.x on the gRPC port with 426 instead of an HTTP/2 GOAWAY.
+                lo.Use(next => ctx => Http1Rejector.RunAsync(ctx, next));
+                grpc = lo;
+            });
+            if (options.BridgePort >= 0)
+                k.Listen(address, options.BridgePort, lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http1;
+                    bridge = lo;
+                });
+        });
+
+        _app = builder.Build();
+        _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon");
+        _health = new HealthState();
+        var runner = options.Runner ?? DefaultRunner.Create(options);
+        var catalog = options.Catalog ?? new StaticEngineCatalog();
+        _queue = new JobQueue(runner, options.Workers, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Jobs"));
+        Service = new InpainterService(_queue, options, catalog, _health);
+        var grpcEndpoint = new GrpcEndpoint(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Grpc"), _shutdown.Token);
+        var bridgeEndpoint = new JsonBridge(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Bridge"), _shutdown.Token);
+
+        _app.Run(ctx =>
+        {
+            if (ctx.Connection.LocalPort == GrpcPort) return grpcEndpoint.HandleAsync(ctx);
+            return bridgeEndpoint.HandleAsync(ctx);
+        });
+        _grpcListen = grpc!;
+        _bridgeListen = bridge;
+        _app.Lifetime.ApplicationStopping.Register(() => _ = BeginShutdown());
+    }
+
+    public DaemonOptions Options { get; }
+
+    public InpainterService Service { get; }
+
+    public JobQueue Queue => _queue;
+
+    /// <summary>The token file in use when auth is on because of a non-loopback host (null otherwise).</summary>
+    public string? TokenFile { get; }
+
+    public int GrpcPort { get; private set; }
+
+    public int BridgePort { get; private set; } = -1;
+
+    public Uri GrpcAddress => new($"http://{UriHost}:{GrpcPort}");
+
+    public Uri BridgeAddress => new($"http://{UriHost}:{BridgePort}");
+
+    private string UriHost
+    {
+        get
+        {
+            var a = ParseHost(Options.Host);
+            if (a.Equals(IPAddress.Any)) return "127.0.0.1";
+            if (a.Equals(IPAddress.IPv6Any)) return "[::1]";
+            return a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{a}]" : a.ToString();
+        }
+    }
+
+    /// <summary>Builds and starts the daemon; returns once both ports listen.</summary>
+    public static async Task<DaemonHost> StartAsync(DaemonOptions options, CancellationToken cancellationToken = default)
+    {
+        var host = new DaemonHost(options);
+        await host._app.StartAsync(cancellationToken).ConfigureAwait(false);
+        host.GrpcPort = ((IPEndPoint)host._grpcListen.EndPoint).Port;
+        if (host._bridgeListen != null) host.BridgePort = ((IPEndPoint)host._bridgeListen.EndPoint).Port;
+        host.LogListening(host.GrpcAddress.ToString(), host._bridgeListen == null ? "off" : host.BridgeAddress.ToString(), options.AuthToken != null);
+        if (host.TokenFile != null) host.LogToken(host.TokenFile);
+        return host;
+    }
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> fires (or the process is asked to stop), then shuts down gracefully.</summary>
+    public static async Task RunAsync(DaemonOptions options, CancellationToken cancellationToken)
+    {
+        await using var host = await StartAsync(options, cancellationToken).ConfigureAwait(false);
+        await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for <paramref name="cancellationToken"/> or SIGINT/SIGTERM, then stops.</summary>
+    public async Task WaitForShutdownAsync(CancellationToken cancellationToken)
+    {
+        try { await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _app.Lifetime.ApplicationStopping).Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        await StopAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Graceful stop: health turns NOT_SERVING, new jobs are refused, queued ones end UNAVAILABLE,
+    /// running ones get <see cref="DaemonOptions.ShutdownGrace"/> to finish, then Kestrel stops.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        await BeginShutdown().ConfigureAwait(false);
+        await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private Task? _shutdownTask;
+
+    private Task BeginShutdown()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return _shutdownTask ?? Task.CompletedTask;
+        _health.Set(HealthCheckResponse.Types.ServingStatus.NotServing);
+        _shutdownTask = Task.Run(async () =>
+        {
+            await _queue.ShutdownAsync(Options.ShutdownGrace).ConfigureAwait(false);
+            _shutdown.Cancel();
+        });
+        return _shutdownTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await StopAsync().ConfigureAwait(false); }
+        catch (ObjectDisposedException) { }
+        await _queue.DisposeAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _shutdown.Dispose();
+    }
+
+    internal static IPAddress ParseHost(string host) => host switch
+    {
+        "localhost" or "" => IPAddress.Loopback,
+        "*" => IPAddress.Any,
+        _ => IPAddress.TryParse(host.Trim('[', ']'), out var a) ? a : throw new ArgumentException($"--host '{host}' is not an IP address", nameof(host)),
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "gRPC on {Grpc}, JSON bridge on {Bridge}, auth {Auth}")]
+    private partial void LogListening(string grpc, string bridge, bool auth);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "bearer token for non-loopback clients: {TokenFile}")]
+    private partial void LogToken(string tokenFile);
+
+    /// <summary>Peeks at a new connection on the gRPC port: not the HTTP/2 preface means HTTP/1.x, answered 426.</summary>
+    private static class Http1Rejector
+    {
+        private static readonly byte[] Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
+        private static readonly byte[] UpgradeRequired = Encoding.ASCII.GetBytes(
+            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: h2c\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 41\r\n\r\ngRPC needs HTTP/2 (prior knowledge, h2c)\n");
+
+        public static async Task RunAsync(ConnectionContext ctx, ConnectionDelegate next)
+        {
+            var input = ctx.Transport.Input;
+            while (true)
+            {
+                var read = await input.ReadAsync(ctx.ConnectionClosed).ConfigureAwait(false);
+                var buffer = read.Buffer;
+                var n = (int)Math.Min(buffer.Length, Preface.Length);
+                var head = buffer.Slice(0, n).ToArray();
+                if (!head.AsSpan().SequenceEqual(Preface.AsSpan(0, n)))
+                {
+                    input.AdvanceTo(buffer.End);
+                    await ctx.Transport.Output.WriteAsync(UpgradeRequired).ConfigureAwait(false);
+                    await ctx.Transport.Output.CompleteAsync().ConfigureAwait(false);
+                    return;
+                }
+                if (n == Preface.Length || read.IsCompleted)
+                {
+                    // Nothing consumed: Kestrel's HTTP/2 layer reads the preface itself.
+                    input.AdvanceTo(buffer.Start);
+                    if (read.IsCompleted && n < Preface.Length) return;
+                    break;
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            await next(ctx).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>The operation runner used when the caller gives none.</summary>
+internal static class DefaultRunner
+{
+    public static IOperationRunner Create(DaemonOptions options) => new Unwired();
+
+    private sealed class Unwired : IOperationRunner
+    {
+        public Task<OperationResult> RunAsync(OperationRequest request, IProgress<OperationProgress>? progress, CancellationToken cancellationToken) =>
+            throw new GrpcStatusException(GrpcStatusCode.Unimplemented, "no operation runner is wired into this daemon build");
+    }
+}

@@ -1,0 +1,72 @@
+using InpaintSuite.Pipelines;
+using InpaintSuite.Protocol.Grpc;
+using Microsoft.Extensions.Logging;
+
+namespace InpaintSuite.Daemon;
+
+/// <summary>How the daemon is started (the CLI's `serve` fills this from its options).</summary>
+public sealed class DaemonOptions
+{
+    /// <summary>Address to bind. Anything but 127.0.0.1 / ::1 / localhost requires a bearer token.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>gRPC (HTTP/2 prior knowledge) port; 0 = ephemeral (see <see cref="DaemonHost.GrpcPort"/>).</summary>
+    public int GrpcPort { get; set; } = DaemonDefaults.GrpcPort;
+
+    /// <summary>JSON bridge (HTTP/1.1) port; 0 = ephemeral; -1 = no bridge.</summary>
+    public int BridgePort { get; set; } = DaemonDefaults.BridgePort;
+
+    /// <summary>Folder of installed models (null = the runner's default).</summary>
+    public string? ModelsDirectory { get; set; }
+
+    /// <summary>Largest request or response message in bytes (default fits an 8192x8192 RGBA8 layer and its mask).</summary>
+    public int MaxMessageBytes { get; set; } = GrpcFraming.DefaultMaxMessageBytes;
+
+    /// <summary>Largest image accepted (width x height).</summary>
+    public long MaxPixels { get; set; } = 8192L * 8192;
+
+    public int MaxBatch { get; set; } = 8;
+
+    /// <summary>Runs operations; null = the Pipelines' default runner.</summary>
+    public IOperationRunner? Runner { get; set; }
+
+    /// <summary>Engines and models to advertise; null = derived from the runner.</summary>
+    public IEngineCatalog? Catalog { get; set; }
+
+    /// <summary>
+    /// Bearer token every call but the health check must carry. Null = none on loopback, and for
+    /// a non-loopback host the token file in the user's config folder (created on first use).
+    /// </summary>
+    public string? AuthToken { get; set; }
+
+    /// <summary>Where the token lives when <see cref="AuthToken"/> is null and the host is not loopback.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>Worker count (jobs run one at a time per worker; one device = one worker).</summary>
+    public int Workers { get; set; } = 1;
+
+    /// <summary>How long shutdown waits for running jobs before cancelling them.</summary>
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    public LogLevel MinimumLogLevel { get; set; } = LogLevel.Information;
+}
+
+/// <summary>What the daemon advertises in ListModels / GetCapabilities.</summary>
+public interface IEngineCatalog
+{
+    IReadOnlyList<string> Engines { get; }
+
+    IReadOnlyList<Protocol.V1.ModelInfo> Models { get; }
+
+    IReadOnlyList<string> Schedulers { get; }
+}
+
+/// <summary>The classical engines only (no models installed).</summary>
+public sealed class StaticEngineCatalog(IReadOnlyList<string>? engines = null, IReadOnlyList<Protocol.V1.ModelInfo>? models = null) : IEngineCatalog
+{
+    public IReadOnlyList<string> Engines { get; } = engines ?? [EngineNames.ContentAware, EngineNames.Fill];
+
+    public IReadOnlyList<Protocol.V1.ModelInfo> Models { get; } = models ?? [];
+
+    public IReadOnlyList<string> Schedulers { get; } = WireConversions.KnownSchedulers;
+}

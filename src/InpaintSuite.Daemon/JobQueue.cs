@@ -1,0 +1,335 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using InpaintSuite.Pipelines;
+using InpaintSuite.Protocol.Grpc;
+using Microsoft.Extensions.Logging;
+using W = InpaintSuite.Protocol.V1;
+
+namespace InpaintSuite.Daemon;
+
+public enum JobState
+{
+    Queued,
+    Running,
+    Finished,
+}
+
+public enum JobCancelReason
+{
+    /// <summary>CancelJob(id) was called.</summary>
+    Requested,
+    /// <summary>The caller went away (stream reset, connection lost) or its deadline passed.</summary>
+    CallEnded,
+    /// <summary>The daemon is shutting down.</summary>
+    Shutdown,
+}
+
+/// <summary>A job ended by cancellation; the reason decides the status the caller sees.</summary>
+public sealed class JobCancelledException(string jobId, JobCancelReason reason)
+    : OperationCanceledException(reason switch
+    {
+        JobCancelReason.Requested => $"job {jobId} was cancelled",
+        JobCancelReason.Shutdown => $"job {jobId} was stopped: the daemon is shutting down",
+        _ => $"job {jobId} was cancelled: the call ended",
+    })
+{
+    public string JobId { get; } = jobId;
+
+    public JobCancelReason Reason { get; } = reason;
+}
+
+/// <summary>One submitted operation and the stream of its events.</summary>
+public sealed class Job
+{
+    private readonly Channel<W.JobEvent> _events = Channel.CreateUnbounded<W.JobEvent>(new UnboundedChannelOptions { SingleReader = true });
+    private int _cancelReason = -1;
+
+    internal Job(string id, OperationRequest request, int priority, string client, W.PixelFormat inputFormat, long sequence)
+    {
+        Id = id;
+        Request = request;
+        Priority = priority;
+        Client = client;
+        InputFormat = inputFormat;
+        Sequence = sequence;
+    }
+
+    public string Id { get; }
+
+    public OperationRequest Request { get; }
+
+    public int Priority { get; }
+
+    public string Client { get; }
+
+    public W.PixelFormat InputFormat { get; }
+
+    internal long Sequence { get; }
+
+    public JobState State { get; internal set; }
+
+    /// <summary>Events in order: queued (position, repeated as it changes), started, progress..., result. Errors end it with an exception.</summary>
+    public ChannelReader<W.JobEvent> Events => _events.Reader;
+
+    internal ChannelWriter<W.JobEvent> Writer => _events.Writer;
+
+    internal CancellationTokenSource Cancellation { get; } = new();
+
+    internal long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
+
+    internal long StartedAt { get; set; }
+
+    /// <summary>Worker time from start to the worker being free again (set when finished).</summary>
+    public TimeSpan? QueueWait { get; internal set; }
+
+    internal int LastPosition { get; set; } = -1;
+
+    /// <summary>Set when a cancellation was asked for; the first reason wins.</summary>
+    public JobCancelReason? CancelReason => _cancelReason < 0 ? null : (JobCancelReason)_cancelReason;
+
+    internal bool TrySetCancelReason(JobCancelReason reason) => Interlocked.CompareExchange(ref _cancelReason, (int)reason, -1) == -1;
+
+    internal void Emit(W.JobEvent e)
+    {
+        e.JobId = Id;
+        _events.Writer.TryWrite(e);
+    }
+}
+
+/// <summary>
+/// Jobs wait here and run on a fixed set of workers (one per device: the GPU is owned by one worker).
+/// Order: higher priority first; within a priority the client with the fewest started jobs, then FIFO.
+/// A cancelled queued job leaves the queue; a running one has its token cancelled and frees the
+/// worker when the runner returns.
+/// </summary>
+public sealed partial class JobQueue : IAsyncDisposable
+{
+    private readonly IOperationRunner _runner;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly List<Job> _waiting = [];
+    private readonly Dictionary<string, Job> _jobs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _startedPerClient = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _available = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task[] _workers;
+    private readonly Queue<string> _finishedIds = new();
+    private long _sequence;
+    private int _running;
+    private volatile bool _closed;
+
+    public JobQueue(IOperationRunner runner, int workers, ILogger logger)
+    {
+        _runner = runner;
+        _logger = logger;
+        _workers = Enumerable.Range(0, Math.Max(1, workers)).Select(i => Task.Run(() => WorkerLoopAsync(i))).ToArray();
+    }
+
+    public int WaitingCount { get { lock (_gate) return _waiting.Count; } }
+
+    public int RunningCount => Volatile.Read(ref _running);
+
+    /// <summary>Raised when a worker becomes free (tests check the worker is never idle while jobs wait).</summary>
+    public event Action<Job>? JobFinished;
+
+    public Job Submit(OperationRequest request, int priority, string client, W.PixelFormat inputFormat)
+    {
+        if (_closed) throw new GrpcStatusException(GrpcStatusCode.Unavailable, "the daemon is shutting down");
+        Job job;
+        lock (_gate)
+        {
+            var seq = ++_sequence;
+            job = new Job(Guid.NewGuid().ToString("N")[..16], request, priority, client ?? "", inputFormat, seq);
+            _jobs[job.Id] = job;
+            _waiting.Add(job);
+            PublishPositionsLocked();
+        }
+        LogQueued(job.Id, request.Operation, job.Client, job.Priority);
+        _available.Release();
+        return job;
+    }
+
+    /// <summary>Cancels a queued or running job. Unknown and finished jobs are reported as such.</summary>
+    public W.CancelJobResponse Cancel(string jobId, JobCancelReason reason = JobCancelReason.Requested)
+    {
+        Job? job;
+        lock (_gate)
+        {
+            if (!_jobs.TryGetValue(jobId ?? "", out job)) return new W.CancelJobResponse { Cancelled = false, PreviousState = "unknown" };
+            if (job.State == JobState.Finished) return new W.CancelJobResponse { Cancelled = false, PreviousState = "finished" };
+            if (job.State == JobState.Queued)
+            {
+                job.TrySetCancelReason(reason);
+                _waiting.Remove(job);
+                job.State = JobState.Finished;
+                RememberFinishedLocked(job);
+                PublishPositionsLocked();
+                job.Writer.TryComplete(new JobCancelledException(job.Id, job.CancelReason!.Value));
+                LogCancelled(job.Id, "queued", reason);
+                return new W.CancelJobResponse { Cancelled = true, PreviousState = "queued" };
+            }
+        }
+        // Running: the runner sees the token; the worker completes the stream when it returns.
+        job.TrySetCancelReason(reason);
+        try { job.Cancellation.Cancel(); } catch (ObjectDisposedException) { }
+        LogCancelled(job.Id, "running", reason);
+        return new W.CancelJobResponse { Cancelled = true, PreviousState = "running" };
+    }
+
+    private async Task WorkerLoopAsync(int worker)
+    {
+        while (true)
+        {
+            try { await _available.WaitAsync(_stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
+            Job? job;
+            lock (_gate)
+            {
+                job = NextLocked();
+                if (job == null) continue;
+                _waiting.Remove(job);
+                job.State = JobState.Running;
+                job.StartedAt = Stopwatch.GetTimestamp();
+                job.QueueWait = Stopwatch.GetElapsedTime(job.EnqueuedAt, job.StartedAt);
+                _startedPerClient[job.Client] = _startedPerClient.GetValueOrDefault(job.Client) + 1;
+                _running++;
+                PublishPositionsLocked();
+            }
+            await RunJobAsync(job, worker).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunJobAsync(Job job, int worker)
+    {
+        LogStarted(job.Id, worker);
+        job.Emit(new W.JobEvent { Started = new W.Started { Engine = job.Request.Settings.Engine } });
+        Exception? failure = null;
+        try
+        {
+            job.Cancellation.Token.ThrowIfCancellationRequested();
+            var progress = new EventProgress(job);
+            var result = await Task.Run(() => _runner.RunAsync(job.Request, progress, job.Cancellation.Token), job.Cancellation.Token).ConfigureAwait(false);
+            var now = Stopwatch.GetTimestamp();
+            job.Emit(new W.JobEvent
+            {
+                Result = WireConversions.ToWire(result, job.InputFormat, job.QueueWait ?? TimeSpan.Zero, Stopwatch.GetElapsedTime(job.EnqueuedAt, now)),
+            });
+        }
+        catch (OperationCanceledException) when (job.CancelReason is { } reason)
+        {
+            failure = new JobCancelledException(job.Id, reason);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+            if (e is not InvalidRequestException and not EngineNotFoundException) LogFailed(job.Id, e);
+        }
+        lock (_gate)
+        {
+            job.State = JobState.Finished;
+            _running--;
+            RememberFinishedLocked(job);
+        }
+        job.Writer.TryComplete(failure);
+        job.Cancellation.Dispose();
+        LogFinished(job.Id, failure == null ? "ok" : failure.GetType().Name, Stopwatch.GetElapsedTime(job.StartedAt).TotalMilliseconds);
+        JobFinished?.Invoke(job);
+    }
+
+    private Job? NextLocked()
+    {
+        Job? best = null;
+        long bestServed = 0;
+        foreach (var j in _waiting)
+        {
+            var served = _startedPerClient.GetValueOrDefault(j.Client);
+            if (best == null || j.Priority > best.Priority
+                || (j.Priority == best.Priority && (served < bestServed || (served == bestServed && j.Sequence < best.Sequence))))
+            {
+                best = j;
+                bestServed = served;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>Sends each waiting job its position (0 = next) when it changed.</summary>
+    private void PublishPositionsLocked()
+    {
+        var ordered = _waiting
+            .OrderByDescending(j => j.Priority)
+            .ThenBy(j => _startedPerClient.GetValueOrDefault(j.Client))
+            .ThenBy(j => j.Sequence)
+            .ToList();
+        for (int i = 0; i < ordered.Count; i++)
+        {
+            var j = ordered[i];
+            if (j.LastPosition == i) continue;
+            j.LastPosition = i;
+            j.Emit(new W.JobEvent { Queued = new W.Queued { Position = (uint)i } });
+        }
+    }
+
+    private void RememberFinishedLocked(Job job)
+    {
+        // Finished ids stay answerable ("finished") for a while; older ones are forgotten.
+        _finishedIds.Enqueue(job.Id);
+        while (_finishedIds.Count > 10_000) _jobs.Remove(_finishedIds.Dequeue());
+    }
+
+    /// <summary>Stops accepting jobs, cancels queued ones, gives running ones <paramref name="grace"/> to finish, then cancels them.</summary>
+    public async Task ShutdownAsync(TimeSpan grace)
+    {
+        _closed = true;
+        List<Job> queued, running;
+        lock (_gate)
+        {
+            queued = [.. _waiting];
+            running = _jobs.Values.Where(j => j.State == JobState.Running).ToList();
+        }
+        foreach (var j in queued) Cancel(j.Id, JobCancelReason.Shutdown);
+        var done = Task.WhenAll(running.Select(j => j.Events.Completion.ContinueWith(_ => { }, TaskScheduler.Default)));
+        if (await Task.WhenAny(done, Task.Delay(grace)).ConfigureAwait(false) != done)
+        {
+            foreach (var j in running) Cancel(j.Id, JobCancelReason.Shutdown);
+            await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _closed = true;
+        _stop.Cancel();
+        await Task.WhenAll(_workers).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private sealed class EventProgress(Job job) : IProgress<OperationProgress>
+    {
+        public void Report(OperationProgress value) => job.Emit(new W.JobEvent
+        {
+            Progress = new W.Progress
+            {
+                Step = (uint)Math.Max(0, value.Step),
+                Total = (uint)Math.Max(0, value.Total),
+                Stage = value.Stage ?? "",
+                Preview = WireConversions.ToWirePreview(value.Preview),
+            },
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "job {JobId} queued: {Operation} from '{Client}' priority {Priority}")]
+    private partial void LogQueued(string jobId, Operation operation, string client, int priority);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "job {JobId} started on worker {Worker}")]
+    private partial void LogStarted(string jobId, int worker);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "job {JobId} finished ({Outcome}) after {Milliseconds:F0} ms")]
+    private partial void LogFinished(string jobId, string outcome, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "job {JobId} cancelled while {State} ({Reason})")]
+    private partial void LogCancelled(string jobId, string state, JobCancelReason reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "job {JobId} failed")]
+    private partial void LogFailed(string jobId, Exception exception);
+}
