@@ -63,6 +63,9 @@ public sealed class ClipTokenizer
 
     public int VocabularySize => _vocab.Count;
 
+    /// <summary>Whether BPE results per pre-token are cached (on by default; benchmarks compare both).</summary>
+    internal bool UseCache { get; set; } = true;
+
     /// <summary>Loads <c>vocab.json</c>, <c>merges.txt</c> and the pad token (tokenizer_config.json / special_tokens_map.json) from a model's tokenizer folder.</summary>
     public static ClipTokenizer FromDirectory(string directory)
     {
@@ -221,7 +224,7 @@ public sealed class ClipTokenizer
     /// <summary>Byte-level BPE of one pre-token: UTF-8 bytes → symbols (last with &lt;/w&gt;) → lowest-rank merges first.</summary>
     private int[] Bpe(string pretoken)
     {
-        if (_cache.TryGetValue(pretoken, out var cached)) return cached;
+        if (UseCache && _cache.TryGetValue(pretoken, out var cached)) return cached;
         // typed special tokens map to themselves (SimpleTokenizer's cache is seeded with them)
         if (pretoken == "<|startoftext|>") return [StartId];
         if (pretoken == "<|endoftext|>") return [EndId];
@@ -251,7 +254,7 @@ public sealed class ClipTokenizer
             word.RemoveRange(w, word.Count - w);
         }
         var ids = word.ToArray();
-        if (_cache.Count < CacheLimit) _cache.TryAdd(pretoken, ids);
+        if (UseCache && _cache.Count < CacheLimit) _cache.TryAdd(pretoken, ids);
         return ids;
     }
 
