@@ -79,6 +79,27 @@ public static class MaskOps
     /// </summary>
     public static Mask CompositeMask(Mask mask, float featherSigma)
     {
+        // The result is zero outside the binarised mask's box, so the work runs on that box plus a margin holding
+        // the blur radius and one unmasked pixel (the nearest unmasked pixel of any box pixel is then inside the
+        // window, and the blur never reaches the window's replicated edge from inside the box): a small mask in a
+        // large region costs a small mask's time, with the same bytes as the whole-image computation.
+        var box = BoundingBox(mask, 128);
+        if (box.IsEmpty) return new Mask(mask.Width, mask.Height);
+        double margin = (featherSigma > 0 ? Math.Ceiling(3.0 * featherSigma) : 0) + 2;
+        if (margin >= Math.Max(mask.Width, mask.Height)) return CompositeMaskWhole(mask, featherSigma);
+        int m = (int)margin;
+        var win = new PixelRect(box.X - m, box.Y - m, box.Width + 2 * m, box.Height + 2 * m)
+            .Intersect(new PixelRect(0, 0, mask.Width, mask.Height));
+        if (win.Width == mask.Width && win.Height == mask.Height) return CompositeMaskWhole(mask, featherSigma);
+        var sub = CompositeMaskWhole(mask.Crop(win.X, win.Y, win.Width, win.Height), featherSigma);
+        var result = new Mask(mask.Width, mask.Height);
+        for (int y = 0; y < win.Height; y++) sub.Row(y).CopyTo(result.Row(y + win.Y).Slice(win.X));
+        return result;
+    }
+
+    /// <summary><see cref="CompositeMask"/> computed over the whole mask (the reference the windowed form equals).</summary>
+    internal static Mask CompositeMaskWhole(Mask mask, float featherSigma)
+    {
         var bin = Threshold(mask);
         if (!(featherSigma > 0)) return bin;
         var d2 = DistanceTransform.SquaredEdt(bin.Data, bin.Width, bin.Height, v => v == 0);

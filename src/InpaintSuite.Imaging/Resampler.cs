@@ -33,17 +33,37 @@ public static class Resampler
     {
         ArgumentNullException.ThrowIfNull(src);
         if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"target size {width}x{height} must be positive");
-        var dst = new RgbaImage(width, height, src.Depth);
-        if (width == src.Width && height == src.Height) { src.Data.CopyTo(dst.Data, 0); return dst; }
-        var hw = Weights.Build(src.Width, width, filter);
+        if (width == src.Width && height == src.Height) return src.Clone();
+        return ResizeWindow(src, width, height, new PixelRect(0, 0, width, height), filter, vectorised);
+    }
+
+    /// <summary>
+    /// The <paramref name="window"/> of <c>Resize(src, width, height, filter)</c>, computing only its pixels (same bytes
+    /// as resizing the whole image and cropping): for callers that use a small part of a large resize.
+    /// </summary>
+    public static RgbaImage Resize(RgbaImage src, int width, int height, PixelRect window, ResampleFilter filter = ResampleFilter.Lanczos3)
+    {
+        ArgumentNullException.ThrowIfNull(src);
+        if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"target size {width}x{height} must be positive");
+        if (window.IsEmpty || window.X < 0 || window.Y < 0 || window.Right > width || window.Bottom > height)
+            throw new ArgumentOutOfRangeException(nameof(window), $"window {window} is not inside {width}x{height}");
+        if (width == src.Width && height == src.Height) return src.Crop(window.X, window.Y, window.Width, window.Height);
+        return ResizeWindow(src, width, height, window, filter, vectorised: true);
+    }
+
+    private static RgbaImage ResizeWindow(RgbaImage src, int width, int height, PixelRect window, ResampleFilter filter, bool vectorised)
+    {
+        var dst = new RgbaImage(window.Width, window.Height, src.Depth);
+        var hw = Weights.Build(src.Width, width, filter).Slice(window.X, window.Width);
         var vw = Weights.Build(src.Height, height, filter);
-        int bands = (height + BandRows - 1) / BandRows;
-        long work = (long)width * src.Height * hw.Taps + (long)width * height * vw.Taps;
+        int outH = window.Height, outW = window.Width;
+        int bands = (outH + BandRows - 1) / BandRows;
+        long work = (long)outW * src.Height * hw.Taps + (long)outW * outH * vw.Taps;
         Parallel.For(0, bands, new ParallelOptions { MaxDegreeOfParallelism = work > 1 << 20 ? -1 : 1 }, band =>
         {
-            int oy0 = band * BandRows, oy1 = Math.Min(height, oy0 + BandRows);
+            int oy0 = window.Y + band * BandRows, oy1 = Math.Min(window.Bottom, oy0 + BandRows);
             int iy0 = vw.Start[oy0], iy1 = vw.Start[oy1 - 1] + vw.Taps;
-            int inLen = src.Width * 4, outLen = width * 4;
+            int inLen = src.Width * 4, outLen = outW * 4;
             var inRow = ArrayPool<float>.Shared.Rent(inLen);
             var hb = ArrayPool<float>.Shared.Rent((iy1 - iy0) * outLen);
             var acc = ArrayPool<float>.Shared.Rent(outLen);
@@ -60,7 +80,7 @@ public static class Resampler
                     var a = acc.AsSpan(0, outLen);
                     int s = vw.Start[oy] - iy0;
                     if (vectorised) VerticalVector(hb, s, outLen, vw, oy, a); else VerticalScalar(hb, s, outLen, vw, oy, a);
-                    StoreUnpremultiplied(a, dst, oy);
+                    StoreUnpremultiplied(a, dst, oy - window.Y);
                 }
             }
             finally
@@ -79,6 +99,11 @@ public static class Resampler
         public required int Taps;
         public required int[] Start;
         public required float[] W;
+
+        /// <summary>The weights of output coordinates [first, first + count).</summary>
+        public Weights Slice(int first, int count)
+            => first == 0 && count == Start.Length ? this
+                : new Weights { Taps = Taps, Start = Start[first..(first + count)], W = W[(first * Taps)..((first + count) * Taps)] };
 
         public static Weights Build(int inSize, int outSize, ResampleFilter filter)
         {

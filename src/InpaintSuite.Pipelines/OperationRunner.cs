@@ -175,9 +175,12 @@ public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
         var patches = new List<ResultPatch>(batch);
         for (int i = 0; i < batch; i++)
         {
-            var gen = PixelConversions.ConvertDepth(generated[i], canvas.Depth);
-            if (opts.ColorMatch) gen = ColorMatch.Apply(gen, regionImage, regionMask);
-            var patch = Compositor.MakePatch(gen.Crop(changed.X, changed.Y, changed.Width, changed.Height), weight, canvas.Depth);
+            // Colour matching reads the whole region; otherwise only the changed box is converted (per-pixel, same bytes).
+            var gen = opts.ColorMatch
+                ? ColorMatch.Apply(PixelConversions.ConvertDepth(generated[i], canvas.Depth), regionImage, regionMask)
+                    .Crop(changed.X, changed.Y, changed.Width, changed.Height)
+                : PixelConversions.ConvertDepth(generated[i].Crop(changed.X, changed.Y, changed.Width, changed.Height), canvas.Depth);
+            var patch = Compositor.MakePatch(gen, weight, canvas.Depth);
             patches.Add(new ResultPatch(region.X + changed.X, region.Y + changed.Y, patch, seed + (ulong)i));
         }
         progress?.Report(new OperationProgress(1, 1, "composite"));

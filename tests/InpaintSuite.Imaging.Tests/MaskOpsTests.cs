@@ -110,4 +110,37 @@ public class MaskOpsTests
         Assert.Equal(250, CraftDefaults.ContextPadding(4000, 3000, new PixelRect(0, 0, 500, 100)));
         Assert.Equal(320, CraftDefaults.ContextPadding(4000, 3000, new PixelRect(0, 0, 640, 100)));
     }
+
+    [Fact]
+    public void CompositeMaskOnTheMaskWindowEqualsTheWholeImageComputation()
+    {
+        // The windowed composite (mask box + blur radius + 2) must give the same bytes as the whole-image one:
+        // small blobs, strokes, blobs touching edges/corners, soft masks, several feathers, non-square sizes.
+        var rng = new Random(17);
+        int windowed = 0;
+        for (int t = 0; t < 400; t++)
+        {
+            int w = 8 + rng.Next(300), h = 8 + rng.Next(200);
+            var m = new Mask(w, h);
+            int blobs = 1 + rng.Next(3);
+            for (int b = 0; b < blobs; b++)
+            {
+                int cx = rng.Next(w), cy = rng.Next(h), rx = 1 + rng.Next(Math.Max(1, w / 6)), ry = 1 + rng.Next(Math.Max(1, h / 6));
+                bool soft = rng.Next(3) == 0;
+                for (int y = Math.Max(0, cy - ry); y <= Math.Min(h - 1, cy + ry); y++)
+                    for (int x = Math.Max(0, cx - rx); x <= Math.Min(w - 1, cx + rx); x++)
+                    {
+                        double dx = (x - cx) / (double)rx, dy = (y - cy) / (double)ry, d = dx * dx + dy * dy;
+                        if (d <= 1) m.Row(y)[x] = soft ? (byte)Math.Max(m.Row(y)[x], (int)(255 * (1 - d))) : (byte)255;
+                    }
+            }
+            float feather = rng.Next(6) switch { 0 => 0, 1 => 0.7f, 2 => 2, 3 => 4, 4 => 9.5f, _ => 24 };
+            var whole = MaskOps.CompositeMaskWhole(m, feather);
+            var fast = MaskOps.CompositeMask(m, feather);
+            Assert.True(whole.Data.AsSpan().SequenceEqual(fast.Data), $"{w}x{h} feather {feather} trial {t}");
+            var box = MaskOps.BoundingBox(m, 128);
+            if (!box.IsEmpty && box.Width + 2 * (3 * feather + 2) < w) windowed++;
+        }
+        Assert.True(windowed > 100, $"only {windowed} trials used a window");
+    }
 }

@@ -91,4 +91,25 @@ public class ResamplerTests
         }
         finally { dir.Delete(true); }
     }
+
+    [Theory]
+    [InlineData(ResampleFilter.Lanczos3, 64, 48, 83, 71, PixelDepth.F32)]  // up, non-square (the engine's scale-back)
+    [InlineData(ResampleFilter.Lanczos3, 97, 61, 40, 29, PixelDepth.U8)]   // down
+    [InlineData(ResampleFilter.Bicubic, 50, 37, 77, 30, PixelDepth.U16)]   // up x, down y
+    public void WindowEqualsCropOfTheWholeResize(ResampleFilter f, int w, int h, int ow, int oh, PixelDepth depth)
+    {
+        var img = TestImages.Random(w, h, depth, 5);
+        var whole = Resampler.Resize(img, ow, oh, f);
+        var rng = new Random(3);
+        for (int t = 0; t < 60; t++)
+        {
+            int x = rng.Next(ow), y = rng.Next(oh);
+            var win = t == 0 ? new PixelRect(0, 0, ow, oh) : new PixelRect(x, y, 1 + rng.Next(ow - x), 1 + rng.Next(oh - y));
+            var part = Resampler.Resize(img, ow, oh, win, f);
+            var crop = whole.Crop(win.X, win.Y, win.Width, win.Height);
+            Assert.Equal((win.Width, win.Height, depth), (part.Width, part.Height, part.Depth));
+            Assert.True(crop.Data.AsSpan().SequenceEqual(part.Data), $"window {win} of {ow}x{oh}");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Resampler.Resize(img, ow, oh, new PixelRect(ow - 2, 0, 3, 1), f));
+    }
 }

@@ -142,6 +142,10 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         int batch = Math.Max(1, req.BatchSize);
         var results = new List<RgbaImage>(batch);
         int activeSteps = Math.Min((int)(steps * strength), steps);
+        // Only the mask's box of the scaled-back result reaches the output (the runner composites through a mask that
+        // is zero outside it), so only that window is resampled; the rest keeps the region's pixels. Colour matching
+        // samples a ring outside the mask, so it gets the whole region.
+        var keep = req.MaskOptions.ColorMatch ? default : MaskOps.BoundingBox(req.Mask, 1);
         for (int b = 0; b < batch; b++)
         {
             ct.ThrowIfCancellationRequested();
@@ -179,9 +183,24 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             }, ct);
             progress?.Report(new OperationProgress((item + 1) * activeSteps, batch * activeSteps, "decode"));
             var image = FromModelImage(decoded, gw, gh);
-            results.Add(gw == region.Width && gh == region.Height ? image : Resampler.Resize(image, region.Width, region.Height, ResampleFilter.Lanczos3));
+            results.Add(gw == region.Width && gh == region.Height ? image : ScaleBack(image, region, keep));
         }
         return results;
+    }
+
+    /// <summary>
+    /// The generated image at the region's size. With a <paramref name="keep"/> window smaller than the region, only
+    /// that window is resampled (same bytes as resizing all and cropping) and converted to the region's depth; the
+    /// pixels outside it are the region's own (the engine contract lets pixels outside the mask differ).
+    /// </summary>
+    private static RgbaImage ScaleBack(RgbaImage generated, RgbaImage region, PixelRect keep)
+    {
+        if (keep.IsEmpty || (keep.Width == region.Width && keep.Height == region.Height))
+            return Resampler.Resize(generated, region.Width, region.Height, ResampleFilter.Lanczos3);
+        var part = Resampler.Resize(generated, region.Width, region.Height, keep, ResampleFilter.Lanczos3);
+        var result = region.Clone();
+        result.Paste(PixelConversions.ConvertDepth(part, region.Depth), keep.X, keep.Y);
+        return result;
     }
 
     /// <summary>Generation size: the region's aspect at about the native area, sides multiples of 64 (at least 64).</summary>
