@@ -14,13 +14,22 @@ public sealed class InpainterService(JobQueue queue, DaemonOptions options, IEng
 
     private WireConversions.Limits Limits => new(options.MaxPixels, options.MaxBatch);
 
-    public Job Submit(W.InpaintRequest r) => queue.Submit(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
+    public Job Submit(W.InpaintRequest r) => Enqueue(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
 
-    public Job Submit(W.OutpaintRequest r) => queue.Submit(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
+    public Job Submit(W.OutpaintRequest r) => Enqueue(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
 
-    public Job Submit(W.ImageToImageRequest r) => queue.Submit(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
+    public Job Submit(W.ImageToImageRequest r) => Enqueue(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
 
-    public Job Submit(W.DepthToImageRequest r) => queue.Submit(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
+    public Job Submit(W.DepthToImageRequest r) => Enqueue(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
+
+    private Job Enqueue(OperationRequest request, int priority, string client, W.PixelFormat format)
+    {
+        // Unknown engines fail before queueing, so both transports answer NOT_FOUND up front.
+        var engine = request.Settings.Engine;
+        if (engine != EngineNames.Auto && !catalog.Engines.Contains(engine, StringComparer.Ordinal))
+            throw new EngineNotFoundException(engine);
+        return queue.Submit(request, priority, client, format);
+    }
 
     /// <summary>
     /// The job's events until its result; the call ending early (reset, deadline) cancels the job.

@@ -65,6 +65,8 @@ public sealed record OutpaintExtent
     /// <summary>When set (both &gt; 0), the canvas grows to this aspect ratio instead.</summary>
     public int AspectWidth { get; init; }
     public int AspectHeight { get; init; }
+    /// <summary>Width in px of the old image's border that is repainted and blended with the new area; null = max(8, 5 * feather).</summary>
+    public int? BlendOverlap { get; init; }
 }
 
 /// <summary>One request to run an operation on an image.</summary>
@@ -129,6 +131,12 @@ public interface IFillEngine
     Task<IReadOnlyList<RgbaImage>> FillAsync(FillRequest request, IProgress<OperationProgress>? progress, CancellationToken cancellationToken);
 }
 
+/// <summary>Optional for engines: the depth they want their region in (the runner converts before FillAsync).</summary>
+public interface IWorkingDepth
+{
+    PixelDepth WorkingDepth { get; }
+}
+
 /// <summary>What an engine gets: a region with context, its mask and settings.</summary>
 public sealed class FillRequest
 {
@@ -158,7 +166,7 @@ public class InvalidRequestException(string field, string message) : ArgumentExc
 }
 
 /// <summary>Thrown when a named engine or model is not installed (maps to NOT_FOUND).</summary>
-public sealed class EngineNotFoundException(string engine) : Exception($"engine '{engine}' is not installed")
+public sealed class EngineNotFoundException(string engine, string? message = null) : Exception(message ?? $"engine '{engine}' is not installed")
 {
     public string Engine { get; } = engine;
 }

@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using InpaintSuite.Imaging;
+
+namespace InpaintSuite.Pipelines;
+
+/// <summary>
+/// Runs inpaint and outpaint (and hands img2img / depth-to-image to engines that support them) through the
+/// engine seam with the region craft around it:
+/// validate -> hole mask (given mask, or the transparent pixels) -> grow/shrink -> crop region with context ->
+/// engine.FillAsync -> composite mask (eroded + feathered inside the hole) -> one patch per batch item
+/// covering only the pixels that change (colour = generated, alpha = blend weight, input depth).
+/// Empty mask: one patch covering the whole image with alpha 0 everywhere (clients composite to the input).
+/// </summary>
+public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
+{
+    /// <summary>Upper bound on batch size (a request over it is invalid).</summary>
+    public const int MaxBatchSize = 16;
+
+    public EngineRegistry Engines { get; } = engines;
+
+    public async Task<OperationResult> RunAsync(OperationRequest request, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Validate(request);
+        var engine = Engines.Resolve(request.Settings.Engine, request.Operation);
+        ulong seed = request.Settings.Seed ?? RandomSeed();
+        int batch = Math.Max(1, request.Settings.BatchSize);
+        progress?.Report(new OperationProgress(0, 1, "prepare"));
+
+        return request.Operation switch
+        {
+            Operation.Outpaint => await OutpaintAsync(request, engine, seed, batch, progress, cancellationToken).ConfigureAwait(false),
+            Operation.Inpaint => await InpaintAsync(request, request.Image, HoleMask(request), engine, seed, batch, 0, 0, null, progress, cancellationToken).ConfigureAwait(false),
+            _ => await WholeImageAsync(request, engine, seed, batch, progress, cancellationToken).ConfigureAwait(false),
+        };
+    }
+
+    /// <summary>A random seed that fits every consumer (53 bits: exact in a double, positive in an int64).</summary>
+    public static ulong RandomSeed() => (ulong)Random.Shared.NextInt64(0, 1L << 53);
+
+    private static void Validate(OperationRequest r)
+    {
+        if (r.Image is null) throw new InvalidRequestException("image", "no image given");
+        if (r.Mask is { } m && (m.Width != r.Image.Width || m.Height != r.Image.Height))
+            throw new InvalidRequestException("mask", $"mask is {m.Width}x{m.Height} but the image is {r.Image.Width}x{r.Image.Height}; they must be the same size");
+        if (r.Settings.BatchSize is < 0 or > MaxBatchSize)
+            throw new InvalidRequestException("batch_size", $"batch size {r.Settings.BatchSize} is outside 1..{MaxBatchSize}");
+        if (r.MaskOptions.Feather < 0 || float.IsNaN(r.MaskOptions.Feather) || r.MaskOptions.Feather > 256)
+            throw new InvalidRequestException("feather", $"feather {r.MaskOptions.Feather} is outside 0..256 px");
+        if (Math.Abs(r.MaskOptions.Grow) > 4096)
+            throw new InvalidRequestException("grow", $"grow {r.MaskOptions.Grow} is outside -4096..4096 px");
+        if (r.MaskOptions.ContextPadding is < 0)
+            throw new InvalidRequestException("context_padding", "context padding must be >= 0");
+        if (r.DepthMap is { } d && (d.Width != r.Image.Width || d.Height != r.Image.Height))
+            throw new InvalidRequestException("depth_map", $"depth map is {d.Width}x{d.Height} but the image is {r.Image.Width}x{r.Image.Height}");
+        if (r.Operation == Operation.Outpaint)
+        {
+            if (r.Outpaint is not { } e) throw new InvalidRequestException("outpaint", "outpaint needs an extent (px per side or an aspect ratio)");
+            bool aspect = e.AspectWidth > 0 && e.AspectHeight > 0;
+            if (!aspect && (e.AspectWidth != 0 || e.AspectHeight != 0))
+                throw new InvalidRequestException("outpaint", $"aspect {e.AspectWidth}:{e.AspectHeight} must have both parts > 0");
+            if (!aspect && (e.Left < 0 || e.Top < 0 || e.Right < 0 || e.Bottom < 0))
+                throw new InvalidRequestException("outpaint", "extension px must be >= 0");
+            if (!aspect && e.Left + e.Top + e.Right + e.Bottom == 0)
+                throw new InvalidRequestException("outpaint", "nothing to extend: give px per side or an aspect ratio");
+            if (e.BlendOverlap is < 0) throw new InvalidRequestException("outpaint", "blend overlap must be >= 0");
+        }
+    }
+
+    /// <summary>The given mask, or (no mask) the transparent pixels: mask = 255 - alpha.</summary>
+    public static Mask HoleMask(OperationRequest r)
+    {
+        if (r.Mask is { } m) return m;
+        var img = PixelConversions.ConvertDepth(r.Image, PixelDepth.U8);
+        var hole = new Mask(img.Width, img.Height);
+        for (int y = 0; y < img.Height; y++)
+        {
+            var row = img.Row8(y);
+            var mr = hole.Row(y);
+            for (int x = 0; x < img.Width; x++) mr[x] = (byte)(255 - row[x * 4 + 3]);
+        }
+        return hole;
+    }
+
+    private static OperationResult Unchanged(RgbaImage canvas, string engine, ulong seed, int offX = 0, int offY = 0)
+    {
+        var patch = canvas.Clone();
+        ClearAlpha(patch);
+        return new OperationResult
+        {
+            Patches = [new ResultPatch(0, 0, patch, seed)],
+            Engine = engine,
+            CanvasWidth = canvas.Width,
+            CanvasHeight = canvas.Height,
+            InputOffsetX = offX,
+            InputOffsetY = offY,
+        };
+    }
+
+    private static void ClearAlpha(RgbaImage img)
+    {
+        for (int y = 0; y < img.Height; y++)
+        {
+            switch (img.Depth)
+            {
+                case PixelDepth.U8: { var r = img.Row8(y); for (int i = 3; i < r.Length; i += 4) r[i] = 0; break; }
+                case PixelDepth.U16: { var r = img.Row16(y); for (int i = 3; i < r.Length; i += 4) r[i] = 0; break; }
+                default: { var r = img.RowF(y); for (int i = 3; i < r.Length; i += 4) r[i] = 0; break; }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Inpaint on <paramref name="canvas"/> with <paramref name="hole"/>. <paramref name="forceFull"/> marks pixels
+    /// whose blend weight must be 1 (outpaint's new area, which has nothing to blend with).
+    /// </summary>
+    private async Task<OperationResult> InpaintAsync(OperationRequest request, RgbaImage canvas, Mask hole, IFillEngine engine, ulong seed, int batch,
+        int offX, int offY, Mask? forceFull, IProgress<OperationProgress>? progress, CancellationToken ct)
+    {
+        var opts = request.MaskOptions;
+        if (hole.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
+        var grown = opts.Grow == 0 ? hole.Clone() : MaskOps.Grow(hole, opts.Grow); // never modify the caller's mask
+        // Fully transparent pixels in the hole have nothing to blend with: they take the generated pixel at weight 1.
+        var transparent = TransparentWithin(canvas, grown);
+        if (transparent != null) { if (forceFull != null) MaxInPlace(transparent, forceFull); forceFull = transparent; }
+        if (forceFull != null) MaxInPlace(grown, forceFull);
+        var box = MaskOps.BoundingBox(grown, 128);
+        if (box.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
+
+        PixelRect region = opts.WholeImageContext
+            ? new PixelRect(0, 0, canvas.Width, canvas.Height)
+            : MaskOps.CropRegion(box, canvas.Width, canvas.Height,
+                opts.ContextPadding ?? CraftDefaults.ContextPadding(canvas.Width, canvas.Height, box),
+                minSize: CraftDefaults.MinRegionSize, multiple: CraftDefaults.RegionMultiple);
+
+        var regionImage = canvas.Crop(region.X, region.Y, region.Width, region.Height);
+        var regionMask = grown.Crop(region.X, region.Y, region.Width, region.Height);
+        var engineMask = MaskOps.Threshold(regionMask);
+        var engineImage = engine is IWorkingDepth wd ? PixelConversions.ConvertDepth(regionImage, wd.WorkingDepth) : regionImage;
+        var depth = request.DepthMap is { } dm && request.Operation != Operation.Outpaint ? dm.Crop(region.X, region.Y, region.Width, region.Height) : null;
+
+        var fill = new FillRequest
+        {
+            Operation = request.Operation,
+            Region = engineImage,
+            Mask = engineMask,
+            Settings = request.Settings,
+            MaskOptions = opts,
+            Seed = seed,
+            BatchSize = batch,
+            DepthMap = depth,
+        };
+        var sw = Stopwatch.StartNew();
+        var generated = await engine.FillAsync(fill, progress, ct).ConfigureAwait(false);
+        sw.Stop();
+        ct.ThrowIfCancellationRequested();
+        CheckEngineOutput(engine, generated, batch, region);
+
+        var composite = MaskOps.CompositeMask(regionMask, opts.Feather);
+        if (forceFull != null) MaxInPlace(composite, forceFull.Crop(region.X, region.Y, region.Width, region.Height));
+        var changed = MaskOps.BoundingBox(composite, 1);
+        if (changed.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
+        var weight = composite.Crop(changed.X, changed.Y, changed.Width, changed.Height);
+
+        var patches = new List<ResultPatch>(batch);
+        for (int i = 0; i < batch; i++)
+        {
+            var gen = PixelConversions.ConvertDepth(generated[i], canvas.Depth);
+            if (opts.ColorMatch) gen = ColorMatch.Apply(gen, regionImage, regionMask);
+            var patch = Compositor.MakePatch(gen.Crop(changed.X, changed.Y, changed.Width, changed.Height), weight, canvas.Depth);
+            patches.Add(new ResultPatch(region.X + changed.X, region.Y + changed.Y, patch, seed + (ulong)i));
+        }
+        progress?.Report(new OperationProgress(1, 1, "composite"));
+        return new OperationResult
+        {
+            Patches = patches,
+            Engine = engine.Name,
+            CanvasWidth = canvas.Width,
+            CanvasHeight = canvas.Height,
+            InputOffsetX = offX,
+            InputOffsetY = offY,
+            EngineTime = sw.Elapsed,
+        };
+    }
+
+    /// <summary>Pixels with alpha 0 where the hole is repainted (&gt;= 128), or null when there are none.</summary>
+    private static Mask? TransparentWithin(RgbaImage canvas, Mask hole)
+    {
+        Mask? r = null;
+        for (int y = 0; y < canvas.Height; y++)
+        {
+            var h = hole.Row(y);
+            for (int x = 0; x < canvas.Width; x++)
+            {
+                if (h[x] < 128) continue;
+                bool clear = canvas.Depth switch
+                {
+                    PixelDepth.U8 => canvas.Row8(y)[x * 4 + 3] == 0,
+                    PixelDepth.U16 => canvas.Row16(y)[x * 4 + 3] == 0,
+                    _ => !(canvas.RowF(y)[x * 4 + 3] > 0),
+                };
+                if (!clear) continue;
+                r ??= new Mask(canvas.Width, canvas.Height);
+                r.Row(y)[x] = 255;
+            }
+        }
+        return r;
+    }
+
+    private static void CheckEngineOutput(IFillEngine engine, IReadOnlyList<RgbaImage> generated, int batch, PixelRect region)
+    {
+        if (generated.Count != batch)
+            throw new InvalidOperationException($"engine '{engine.Name}' returned {generated.Count} images for batch size {batch}");
+        foreach (var g in generated)
+            if (g.Width != region.Width || g.Height != region.Height)
+                throw new InvalidOperationException($"engine '{engine.Name}' returned {g.Width}x{g.Height} for a {region.Width}x{region.Height} region");
+    }
+
+    private static void MaxInPlace(Mask a, Mask b)
+    {
+        var x = a.Data; var y = b.Data;
+        for (int i = 0; i < x.Length; i++) if (y[i] > x[i]) x[i] = y[i];
+    }
+
+    /// <summary>The new canvas size and the input's offset on it.</summary>
+    public static (int Width, int Height, int OffsetX, int OffsetY) OutpaintCanvas(int width, int height, OutpaintExtent e)
+    {
+        if (e.AspectWidth > 0 && e.AspectHeight > 0)
+        {
+            double target = (double)e.AspectWidth / e.AspectHeight;
+            if ((double)width / height < target)
+            {
+                int nw = (int)Math.Round(height * target);
+                int left = (nw - width) / 2;
+                return (Math.Max(nw, width), height, Math.Max(0, left), 0);
+            }
+            int nh = (int)Math.Round(width / target);
+            int top = (nh - height) / 2;
+            return (width, Math.Max(nh, height), 0, Math.Max(0, top));
+        }
+        return (width + e.Left + e.Right, height + e.Top + e.Bottom, e.Left, e.Top);
+    }
+
+    private async Task<OperationResult> OutpaintAsync(OperationRequest request, IFillEngine engine, ulong seed, int batch,
+        IProgress<OperationProgress>? progress, CancellationToken ct)
+    {
+        var input = request.Image;
+        var ext = request.Outpaint!;
+        var (cw, ch, ox, oy) = OutpaintCanvas(input.Width, input.Height, ext);
+        if ((long)cw * ch > int.MaxValue / 16)
+            throw new InvalidRequestException("outpaint", $"the outpainted canvas {cw}x{ch} is too large");
+        var canvas = new RgbaImage(cw, ch, input.Depth);
+        canvas.Paste(input, ox, oy);
+        if (cw == input.Width && ch == input.Height && request.Mask is null)
+            return Unchanged(canvas, engine.Name, seed, ox, oy); // already at the aspect ratio
+
+        int overlap = ext.BlendOverlap ?? Math.Max(8, (int)Math.Ceiling(5 * request.MaskOptions.Feather));
+        var newArea = new Mask(cw, ch);
+        var hole = new Mask(cw, ch);
+        for (int y = 0; y < ch; y++)
+        {
+            var na = newArea.Row(y);
+            var h = hole.Row(y);
+            bool rowOutside = y < oy || y >= oy + input.Height;
+            for (int x = 0; x < cw; x++)
+            {
+                bool outside = rowOutside || x < ox || x >= ox + input.Width;
+                if (outside) { na[x] = 255; h[x] = 255; continue; }
+                // the old image's border band on the sides that were extended
+                int dl = ox > 0 ? x - ox : int.MaxValue, dr = ox + input.Width < cw ? ox + input.Width - 1 - x : int.MaxValue;
+                int dt = oy > 0 ? y - oy : int.MaxValue, db = oy + input.Height < ch ? oy + input.Height - 1 - y : int.MaxValue;
+                if (Math.Min(Math.Min(dl, dr), Math.Min(dt, db)) < overlap) h[x] = 255;
+            }
+        }
+        if (request.Mask is { } m)
+        {
+            var placed = new Mask(cw, ch);
+            for (int y = 0; y < m.Height; y++) m.Row(y).CopyTo(placed.Row(y + oy).Slice(ox, m.Width));
+            MaxInPlace(hole, placed);
+        }
+        return await InpaintAsync(request, canvas, hole, engine, seed, batch, ox, oy, newArea, progress, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>img2img / depth: the whole image is the region, mask all 255 (or the given mask).</summary>
+    private async Task<OperationResult> WholeImageAsync(OperationRequest request, IFillEngine engine, ulong seed, int batch,
+        IProgress<OperationProgress>? progress, CancellationToken ct)
+    {
+        var img = request.Image;
+        Mask mask;
+        if (request.Mask is { } m) mask = m;
+        else { mask = new Mask(img.Width, img.Height); mask.Data.AsSpan().Fill(255); }
+        var full = new Mask(img.Width, img.Height);
+        if (request.Mask is null) full.Data.AsSpan().Fill(255);
+        // With no mask the whole image is replaced (weight 1 everywhere: no erosion at the canvas edge).
+        return await InpaintAsync(
+            new OperationRequest
+            {
+                Operation = request.Operation, Image = img, Mask = mask, Settings = request.Settings,
+                MaskOptions = request.Mask is null ? request.MaskOptions with { WholeImageContext = true, Grow = 0 } : request.MaskOptions,
+                DepthMap = request.DepthMap,
+            },
+            img, mask, engine, seed, batch, 0, 0, request.Mask is null ? full : null, progress, ct).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Applies an <see cref="OperationResult"/> to its input: what the CLI and tests use to write full images.</summary>
+public static class ResultPatches
+{
+    /// <summary>Batch alternatives: patches grouped by seed, in order of first appearance.</summary>
+    public static IReadOnlyList<IReadOnlyList<ResultPatch>> Alternatives(OperationResult result)
+        => result.Patches.GroupBy(p => p.Seed).Select(g => (IReadOnlyList<ResultPatch>)g.ToList()).ToList();
+
+    /// <summary>
+    /// The full result image for batch item <paramref name="index"/>: a canvas of the result's size (transparent
+    /// where the input does not reach), the input at its offset, then the item's patches blended
+    /// (out = in*(1-w) + patch*w per channel; generated content is opaque). Same depth as the input.
+    /// </summary>
+    public static RgbaImage Apply(RgbaImage input, OperationResult result, int index = 0)
+    {
+        RgbaImage canvas;
+        if (result.CanvasWidth == input.Width && result.CanvasHeight == input.Height && result.InputOffsetX == 0 && result.InputOffsetY == 0)
+            canvas = input.Clone();
+        else
+        {
+            canvas = new RgbaImage(result.CanvasWidth, result.CanvasHeight, input.Depth);
+            canvas.Paste(input, result.InputOffsetX, result.InputOffsetY);
+        }
+        var alts = Alternatives(result);
+        if (alts.Count == 0) return canvas;
+        if (index < 0 || index >= alts.Count) throw new ArgumentOutOfRangeException(nameof(index), $"result has {alts.Count} alternatives");
+        foreach (var p in alts[index]) Compositor.ApplyPatch(canvas, p.Image, p.X, p.Y);
+        return canvas;
+    }
+}
