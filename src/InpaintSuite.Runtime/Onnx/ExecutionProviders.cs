@@ -88,7 +88,7 @@ internal static unsafe class ExecutionProviders
         lock (Gate)
         {
             var note = $"auto chose CPU; {provider} failed to create a session: {FirstLine(message)}";
-            Console.Error.WriteLine("inpaintsuite: onnxruntime " + note);
+            OnnxRuntimeLog.Write(note);
             autoDecision = ("CPU", note);
         }
     }
@@ -97,7 +97,7 @@ internal static unsafe class ExecutionProviders
     {
         lock (Gate)
         {
-            if (autoDecision == null && b.Note != null) Console.Error.WriteLine("inpaintsuite: onnxruntime " + b.Note);
+            if (autoDecision == null && b.Note != null) OnnxRuntimeLog.Write(b.Note);
             autoDecision = (b.Provider, b.Note);
         }
         return b;
