@@ -1,0 +1,23 @@
+using InpaintSuite.Pipelines;
+using InpaintSuite.Protocol.Grpc;
+
+namespace InpaintSuite.Cli;
+
+/// <summary>Maps what can go wrong to one line and an exit code; never a stack trace.</summary>
+internal sealed record CliFailure(string Message, int ExitCode)
+{
+    public static CliFailure? Classify(Exception e) => e switch
+    {
+        UsageException u => new(u.Message, ExitCodes.Usage),
+        InvalidRequestException r => new(r.Message, ExitCodes.Usage),
+        EngineNotFoundException n => new($"{n.Message} (see 'inpaintsuite models')", ExitCodes.Usage),
+        InvalidDataException d => new($"bad input: {d.Message}", ExitCodes.Usage),
+        FileNotFoundException f => new($"file not found: {f.FileName ?? f.Message}", ExitCodes.Usage),
+        GrpcStatusException g when g.StatusCode is GrpcStatusCode.InvalidArgument or GrpcStatusCode.NotFound or GrpcStatusCode.OutOfRange or GrpcStatusCode.FailedPrecondition
+            => new($"daemon: {g.StatusCode}: {g.Message}", ExitCodes.Usage),
+        GrpcStatusException g => new($"daemon: {g.StatusCode}: {g.Message}", ExitCodes.Failed),
+        HttpRequestException h => new($"cannot reach the daemon: {h.Message}", ExitCodes.Failed),
+        AggregateException { InnerExceptions.Count: 1 } a => Classify(a.InnerException!),
+        _ => new($"{e.GetType().Name}: {e.Message}", ExitCodes.Failed),
+    };
+}

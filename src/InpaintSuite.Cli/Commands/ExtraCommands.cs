@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace InpaintSuite.Cli.Commands;
+
+/// <summary>Diagnostics and management commands beyond the operations (tokenize, schedule, ...).</summary>
+internal static class ExtraCommands
+{
+    public static IEnumerable<Command> Create(CliIo io)
+    {
+        yield break;
+    }
+}

@@ -1,0 +1,23 @@
+using System.CommandLine;
+using InpaintSuite.Daemon;
+
+namespace InpaintSuite.Cli.Commands;
+
+/// <summary>`models`: what engines and models this machine offers.</summary>
+internal static class ModelsCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var models = new Option<string?>("--models") { Description = "Models folder." };
+        var cmd = new Command("models", "List engines and installed models.") { models };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            await using var setup = EngineSetup.Create(parse.GetValue(models));
+            io.Out.WriteLine("engines: " + string.Join(", ", setup.Catalog.Engines));
+            foreach (var m in setup.Catalog.Models)
+                io.Out.WriteLine($"model {m.Name}: {m.Kind} {m.Dtype} {m.NativeWidth}x{m.NativeHeight} " + (m.Usable ? "usable" : "unusable: " + m.Reason));
+            return ExitCodes.Ok;
+        });
+        return cmd;
+    }
+}
