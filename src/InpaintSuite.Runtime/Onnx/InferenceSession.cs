@@ -35,9 +35,12 @@ public sealed unsafe class InferenceSession : IDisposable
             outputNames = new Utf8StringArray(Outputs.Select(o => o.Name).ToArray());
             inputIndex = Inputs.Select((n, i) => (n.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
             outputIndex = Outputs.Select((n, i) => (n.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+            session.Companions = [inputNames, outputNames];
         }
         catch
         {
+            inputNames?.Dispose();
+            outputNames?.Dispose();
             session.Dispose();
             throw;
         }
@@ -172,6 +175,21 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(inputs);
         cancellationToken.ThrowIfCancellationRequested();
+        // Held for the whole run: Dispose on another thread defers the native release (and the name arrays) until we return.
+        bool added = false;
+        try
+        {
+            session.DangerousAddRef(ref added);
+            return RunCore(inputs, outputs, cancellationToken);
+        }
+        finally
+        {
+            if (added) session.DangerousRelease();
+        }
+    }
+
+    private IReadOnlyDictionary<string, OrtTensor> RunCore(IReadOnlyDictionary<string, OrtTensor> inputs, IReadOnlyList<string>? outputs, CancellationToken cancellationToken)
+    {
         var api = OrtLibrary.Api;
         var memoryInfo = OrtEnvironment.Instance.CpuMemoryInfo.Pointer;
 
@@ -201,13 +219,11 @@ public sealed unsafe class InferenceSession : IDisposable
         var pins = new MemoryHandle[inCount];
         var values = new IntPtr[inCount];
         var results = new IntPtr[outCount];
-        bool sessionRef = false;
         try
         {
             for (int i = 0; i < inCount; i++)
                 values[i] = CreateInputValue(api, memoryInfo, fed[i], out pins[i]);
 
-            session.DangerousAddRef(ref sessionRef); // Dispose during a run defers the release until the run returns
             using var run = new RunScope(api, cancellationToken);
             IntPtr status;
             fixed (IntPtr* inNames = inNamePtrs)
@@ -241,7 +257,6 @@ public sealed unsafe class InferenceSession : IDisposable
                 if (values[i] != IntPtr.Zero) api.ReleaseValue(values[i]);
                 pins[i].Dispose();
             }
-            if (sessionRef) session.DangerousRelease();
         }
     }
 
@@ -310,12 +325,8 @@ public sealed unsafe class InferenceSession : IDisposable
         return new OrtTensor<T>(array, dims);
     }
 
-    public void Dispose()
-    {
-        session.Dispose();
-        inputNames?.Dispose();
-        outputNames?.Dispose();
-    }
+    /// <summary>Releases the session; a run in progress on another thread finishes first (it holds a reference).</summary>
+    public void Dispose() => session.Dispose();
 
     /// <summary>One run's RunOptions and the cancellation registration that terminates it.</summary>
     private sealed class RunScope : IDisposable

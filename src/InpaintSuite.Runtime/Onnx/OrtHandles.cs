@@ -28,7 +28,15 @@ internal sealed unsafe class OrtSessionOptionsHandle : OrtHandle
 
 internal sealed unsafe class OrtSessionHandle : OrtHandle
 {
-    protected override bool ReleaseHandle() { OrtLibrary.Api.ReleaseSession(handle); return true; }
+    /// <summary>Native memory that runs use (input/output name arrays); freed only after the last run released its ref.</summary>
+    public IDisposable[] Companions { get; set; } = [];
+
+    protected override bool ReleaseHandle()
+    {
+        OrtLibrary.Api.ReleaseSession(handle);
+        foreach (var c in Companions) c.Dispose();
+        return true;
+    }
 }
 
 internal sealed unsafe class OrtMemoryInfoHandle : OrtHandle

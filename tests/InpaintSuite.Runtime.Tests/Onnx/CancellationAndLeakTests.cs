@@ -65,6 +65,24 @@ public sealed class CancellationAndLeakTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task DisposeDuringARunWaitsForItAndLaterRunsThrowObjectDisposed()
+    {
+        const int width = 256;
+        var session = InferenceSession.Load(MatMulChain(2000, width), new OrtSessionOptions { ExecutionProvider = ExecutionProviderKind.Cpu, IntraOpThreads = 1 });
+        var big = new Dictionary<string, OrtTensor> { ["x"] = OrtTensor.Zeros<float>(width, width) };
+        using var cts = new CancellationTokenSource();
+        var started = new TaskCompletionSource();
+        var run = Task.Run(() => { started.SetResult(); return session.Run(big, cts.Token); });
+        await started.Task;
+        await Task.Delay(200);
+        session.Dispose(); // the run holds a reference: the native session (and its name arrays) must survive until it returns
+        await Task.Delay(100);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.Throws<ObjectDisposedException>(() => session.Run(big));
+    }
+
+    [Fact]
     public void NoNativeMemoryGrowthOver1000CreateRunDisposeCycles()
     {
         // A 64 KB initializer and 64 KB output: leaking a session or an output per cycle would add >= 64 MB.
