@@ -118,14 +118,24 @@ public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
         int offX, int offY, Mask? forceFull, IProgress<OperationProgress>? progress, CancellationToken ct)
     {
         var opts = request.MaskOptions;
-        if (hole.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
-        var grown = opts.Grow == 0 ? hole.Clone() : MaskOps.Grow(hole, opts.Grow); // never modify the caller's mask
+        // Mask craft runs on a window around the hole (box + grow + 2 px), not the whole canvas: a small mask
+        // on a 4096x3072 photo costs a small-mask's time. Grow/shrink inside the window is exact because every
+        // pixel outside it is unmasked and the window keeps a 2 px unmasked margin (except at canvas edges).
+        var holeBox = MaskOps.BoundingBox(hole, 1);
+        if (holeBox.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
+        int margin = Math.Max(0, opts.Grow) + 2;
+        var win = new PixelRect(holeBox.X - margin, holeBox.Y - margin, holeBox.Width + 2 * margin, holeBox.Height + 2 * margin)
+            .Intersect(new PixelRect(0, 0, canvas.Width, canvas.Height));
+        var holeW = hole.Crop(win.X, win.Y, win.Width, win.Height); // a copy: the caller's mask is never modified
+        var grown = opts.Grow == 0 ? holeW : MaskOps.Grow(holeW, opts.Grow);
+        var forceW = forceFull?.Crop(win.X, win.Y, win.Width, win.Height);
         // Fully transparent pixels in the hole have nothing to blend with: they take the generated pixel at weight 1.
-        var transparent = TransparentWithin(canvas, grown);
-        if (transparent != null) { if (forceFull != null) MaxInPlace(transparent, forceFull); forceFull = transparent; }
-        if (forceFull != null) MaxInPlace(grown, forceFull);
-        var box = MaskOps.BoundingBox(grown, 128);
-        if (box.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
+        var transparent = TransparentWithin(canvas, grown, win);
+        if (transparent != null) { if (forceW != null) MaxInPlace(transparent, forceW); forceW = transparent; }
+        if (forceW != null) MaxInPlace(grown, forceW);
+        var boxW = MaskOps.BoundingBox(grown, 128);
+        if (boxW.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
+        var box = new PixelRect(boxW.X + win.X, boxW.Y + win.Y, boxW.Width, boxW.Height);
 
         PixelRect region = opts.WholeImageContext
             ? new PixelRect(0, 0, canvas.Width, canvas.Height)
@@ -134,7 +144,7 @@ public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
                 minSize: CraftDefaults.MinRegionSize, multiple: CraftDefaults.RegionMultiple);
 
         var regionImage = canvas.Crop(region.X, region.Y, region.Width, region.Height);
-        var regionMask = grown.Crop(region.X, region.Y, region.Width, region.Height);
+        var regionMask = FromWindow(grown, win, region);
         var engineMask = MaskOps.Threshold(regionMask);
         var engineImage = engine is IWorkingDepth wd ? PixelConversions.ConvertDepth(regionImage, wd.WorkingDepth) : regionImage;
         var depth = request.DepthMap is { } dm && request.Operation != Operation.Outpaint ? dm.Crop(region.X, region.Y, region.Width, region.Height) : null;
@@ -157,7 +167,7 @@ public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
         CheckEngineOutput(engine, generated, batch, region);
 
         var composite = MaskOps.CompositeMask(regionMask, opts.Feather);
-        if (forceFull != null) MaxInPlace(composite, forceFull.Crop(region.X, region.Y, region.Width, region.Height));
+        if (forceW != null) MaxInPlace(composite, FromWindow(forceW, win, region));
         var changed = MaskOps.BoundingBox(composite, 1);
         if (changed.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
         var weight = composite.Crop(changed.X, changed.Y, changed.Width, changed.Height);
@@ -184,26 +194,38 @@ public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
     }
 
     /// <summary>Pixels with alpha 0 where the hole is repainted (&gt;= 128), or null when there are none.</summary>
-    private static Mask? TransparentWithin(RgbaImage canvas, Mask hole)
+    private static Mask? TransparentWithin(RgbaImage canvas, Mask hole, PixelRect win)
     {
         Mask? r = null;
-        for (int y = 0; y < canvas.Height; y++)
+        for (int y = 0; y < win.Height; y++)
         {
             var h = hole.Row(y);
-            for (int x = 0; x < canvas.Width; x++)
+            int cy = y + win.Y;
+            for (int x = 0; x < win.Width; x++)
             {
                 if (h[x] < 128) continue;
+                int cx = x + win.X;
                 bool clear = canvas.Depth switch
                 {
-                    PixelDepth.U8 => canvas.Row8(y)[x * 4 + 3] == 0,
-                    PixelDepth.U16 => canvas.Row16(y)[x * 4 + 3] == 0,
-                    _ => !(canvas.RowF(y)[x * 4 + 3] > 0),
+                    PixelDepth.U8 => canvas.Row8(cy)[cx * 4 + 3] == 0,
+                    PixelDepth.U16 => canvas.Row16(cy)[cx * 4 + 3] == 0,
+                    _ => !(canvas.RowF(cy)[cx * 4 + 3] > 0),
                 };
                 if (!clear) continue;
-                r ??= new Mask(canvas.Width, canvas.Height);
+                r ??= new Mask(win.Width, win.Height);
                 r.Row(y)[x] = 255;
             }
         }
+        return r;
+    }
+
+    /// <summary>A region-sized mask from a mask over window <paramref name="win"/> (zero outside the window).</summary>
+    private static Mask FromWindow(Mask winMask, PixelRect win, PixelRect region)
+    {
+        var r = new Mask(region.Width, region.Height);
+        var ov = win.Intersect(region);
+        for (int y = ov.Y; y < ov.Bottom; y++)
+            winMask.Row(y - win.Y).Slice(ov.X - win.X, ov.Width).CopyTo(r.Row(y - region.Y).Slice(ov.X - region.X));
         return r;
     }
 

@@ -92,17 +92,17 @@ def context_region(selection, canvas_w, canvas_h, padding=None, multiple=8):
 def outpaint_canvas(width, height, aspect_w=0, aspect_h=0, left=0, top=0, right=0, bottom=0):
     """Expected result canvas of an outpaint: (new_w, new_h, offset_x, offset_y).
 
-    Mirrors the contract (the canvas grows evenly on the short axis to reach the aspect ratio);
-    used for the docker's preview text and to check the daemon's answer. Odd growth puts the
-    extra pixel on the right/bottom."""
+    Mirrors the daemon (Pipelines OperationRunner.OutpaintCanvas): the short axis grows to the
+    rounded aspect size (round half to even, as .NET's Math.Round), evenly, the odd pixel on the
+    right/bottom. The plugin itself follows the canvas the daemon reports; this is for display
+    and for the stand-in bridge."""
     if aspect_w and aspect_h:
-        if width * aspect_h >= height * aspect_w:   # too wide: grow height
-            new_h = -(-width * aspect_h // aspect_w)
-            grow = new_h - height
-            return width, new_h, 0, grow // 2
-        new_w = -(-height * aspect_w // aspect_h)
-        grow = new_w - width
-        return new_w, height, grow // 2, 0
+        target = float(aspect_w) / aspect_h
+        if float(width) / height < target:
+            new_w = int(round(height * target))
+            return max(new_w, width), height, max(0, (new_w - width) // 2), 0
+        new_h = int(round(width / target))
+        return width, max(new_h, height), 0, max(0, (new_h - height) // 2)
     return width + left + right, height + top + bottom, left, top
 
 

@@ -9,8 +9,8 @@ import traceback
 import weakref
 
 from krita import DockWidget, Krita
-from PyQt5.QtCore import Qt, QTimer
-from PyQt5.QtGui import QImage, QPixmap
+from PyQt5.QtCore import QRegExp, Qt, QTimer
+from PyQt5.QtGui import QImage, QPixmap, QRegExpValidator
 from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
                              QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                              QPushButton, QSpinBox, QStackedWidget, QToolButton, QVBoxLayout,
@@ -130,13 +130,14 @@ class InpaintSuiteDocker(DockWidget):
         self.steps_spin.setSpecialValueText("default")
         form.addRow("Steps", self.steps_spin)
         seed_row = QHBoxLayout()
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2 ** 31 - 1)
+        # A line edit, not a spin box: seeds are uint64 and the daemon's random ones use all 64 bits.
+        self.seed_edit = QLineEdit("0")
+        self.seed_edit.setValidator(QRegExpValidator(QRegExp("[0-9]{1,20}")))
         self.seed_random = QCheckBox("random")
         self.seed_random.setChecked(True)
-        self.seed_random.toggled.connect(lambda on: self.seed_spin.setEnabled(not on))
-        self.seed_spin.setEnabled(False)
-        seed_row.addWidget(self.seed_spin, 1)
+        self.seed_random.toggled.connect(lambda on: self.seed_edit.setEnabled(not on))
+        self.seed_edit.setEnabled(False)
+        seed_row.addWidget(self.seed_edit, 1)
         seed_row.addWidget(self.seed_random)
         form.addRow("Seed", seed_row)
         self.feather_spin = QSpinBox()
@@ -335,7 +336,7 @@ class InpaintSuiteDocker(DockWidget):
             prompt=self.prompt_edit.toPlainText().strip(),
             negative_prompt=self.negative_edit.text().strip(),
             steps=self.steps_spin.value(),
-            seed=None if self.seed_random.isChecked() else self.seed_spin.value(),
+            seed=None if self.seed_random.isChecked() else int(self.seed_edit.text() or 0),
             strength=self.strength_spin.value() or None,
             source=self.source_combo.currentData(),
             feather=float(self.feather_spin.value()))
@@ -409,8 +410,7 @@ class InpaintSuiteDocker(DockWidget):
             if nodes and "seed " in nodes[0].name():
                 try:
                     seed = int(nodes[0].name().rsplit("seed ", 1)[1].rstrip(")"))
-                    if seed < 2 ** 31:
-                        self.seed_spin.setValue(seed)
+                    self.seed_edit.setText(str(seed))
                 except ValueError:
                     pass
         if self.smoke is not None:

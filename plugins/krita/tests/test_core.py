@@ -79,7 +79,10 @@ class ContextRegionTests(unittest.TestCase):
 
 class OutpaintCanvasTests(unittest.TestCase):
     def test_aspect_grows_short_axis_evenly(self):
-        self.assertEqual(core.outpaint_canvas(400, 300, 16, 9), (534, 300, 67, 0))
+        self.assertEqual(core.outpaint_canvas(400, 300, 16, 9), (533, 300, 66, 0))
+        self.assertEqual(core.outpaint_canvas(451, 300, 16, 9), (533, 300, 41, 0))   # chelsea.png
+        self.assertEqual(core.outpaint_canvas(300, 300, 3, 2), (450, 300, 75, 0))
+        self.assertEqual(core.outpaint_canvas(100, 100, 1, 1), (100, 100, 0, 0))
         self.assertEqual(core.outpaint_canvas(400, 300, 1, 1), (400, 400, 0, 50))
 
     def test_px_per_side(self):

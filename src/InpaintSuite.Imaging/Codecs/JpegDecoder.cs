@@ -71,7 +71,7 @@ internal sealed class JpegReader
         54, 47, 55, 62, 63,
     ];
 
-    private const int MaxScans = 1000;
+    private const int MaxScans = 256; // real progressive files use ~10; caps work on crafted ones
 
     private sealed class Huffman
     {
@@ -234,6 +234,12 @@ internal sealed class JpegReader
             c.BlocksWAlloc = _mcusX * c.H;
             c.BlocksHAlloc = _mcusY * c.V;
         }
+        // MCU padding can multiply the samples stored (e.g. a 1-pixel-wide image with 4x4 sampling); bound the
+        // coefficient buffers by the pixel limit too, so no input makes us allocate beyond ~20 bytes per allowed pixel.
+        long samples = 0;
+        foreach (var c in _comps) samples += (long)c.BlocksWAlloc * c.BlocksHAlloc * 64;
+        if (samples > 4 * Math.Max(_options.MaxPixels, 64) || samples * 2 > int.MaxValue - 64)
+            throw ImageLimits.TooLarge($"JPEG {_width}x{_height} with its sampling needs {samples} coefficients, over the limit of {4 * _options.MaxPixels}");
         _sawFrame = true;
     }
 

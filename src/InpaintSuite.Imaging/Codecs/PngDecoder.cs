@@ -39,7 +39,8 @@ public static class PngDecoder
 
         var image = new RgbaImage(h.Width, h.Height, h.BitDepth == 16 ? PixelDepth.U16 : PixelDepth.U8);
         using var ms = new MemoryStream(h.Idat, writable: false);
-        using var z = new ZLibStream(ms, CompressionMode.Decompress);
+        using var zs = new ZLibStream(ms, CompressionMode.Decompress);
+        var z = new InflateReader(zs);
         try
         {
             if (!h.Interlaced) DecodePass(z, h, image, 0, 0, 1, 1, h.Width, h.Height);
@@ -198,22 +199,60 @@ public static class PngDecoder
         h.BitsPerPixel = h.Channels * h.BitDepth;
     }
 
-    private static void DecodePass(Stream z, Header h, RgbaImage image, int x0, int y0, int dx, int dy, int pw, int ph)
+    /// <summary>
+    /// Serves scanlines from the inflater in 64 KiB reads: images with tiny rows (1 pixel wide, a million rows)
+    /// would otherwise pay a ZLibStream call per row and per filter byte.
+    /// </summary>
+    private sealed class InflateReader(Stream z)
+    {
+        private readonly byte[] _buf = new byte[1 << 16];
+        private int _pos, _len;
+
+        public byte ReadByte()
+        {
+            if (_pos == _len) Refill();
+            return _buf[_pos++];
+        }
+
+        public void ReadExactly(Span<byte> dst)
+        {
+            while (dst.Length > 0)
+            {
+                if (_pos == _len)
+                {
+                    if (dst.Length >= _buf.Length) { z.ReadExactly(dst); return; }
+                    Refill();
+                }
+                int k = Math.Min(dst.Length, _len - _pos);
+                _buf.AsSpan(_pos, k).CopyTo(dst);
+                _pos += k;
+                dst = dst[k..];
+            }
+        }
+
+        private void Refill()
+        {
+            _pos = 0;
+            _len = z.Read(_buf, 0, _buf.Length);
+            if (_len <= 0) { _len = 0; throw new EndOfStreamException(); }
+        }
+    }
+
+    private static void DecodePass(InflateReader z, Header h, RgbaImage image, int x0, int y0, int dx, int dy, int pw, int ph)
     {
         int rowBytes = (int)(((long)pw * h.BitsPerPixel + 7) / 8);
         int bpp = Math.Max(1, h.BitsPerPixel / 8);
         // Rows carry bpp leading zero bytes so filters never branch on the left edge.
         byte[] prevBuf = new byte[bpp + rowBytes], curBuf = new byte[bpp + rowBytes];
-        byte[] filterByte = new byte[1];
         bool direct = dx == 1;
         int outBpp = 4 * image.BytesPerChannel;
         byte[]? passRow = direct ? null : new byte[pw * outBpp];
         for (int y = 0; y < ph; y++)
         {
-            z.ReadExactly(filterByte);
+            byte filter = z.ReadByte();
             var cur = curBuf.AsSpan(bpp, rowBytes);
             z.ReadExactly(cur);
-            PngFilters.Unfilter(filterByte[0], curBuf, prevBuf, bpp, rowBytes);
+            PngFilters.Unfilter(filter, curBuf, prevBuf, bpp, rowBytes);
             int outY = y0 + y * dy;
             if (direct) ExpandRow(h, cur, image.RowBytes(outY), pw);
             else

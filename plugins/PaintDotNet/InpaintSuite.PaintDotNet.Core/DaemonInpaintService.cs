@@ -1,0 +1,100 @@
+using InpaintSuite.Protocol;
+using InpaintSuite.Protocol.Grpc;
+using InpaintSuite.Protocol.V1;
+
+namespace InpaintSuite.PaintDotNet.Core;
+
+/// <summary>
+/// The real <see cref="IInpaintService"/>: the daemon's gRPC Inpaint stream over HTTP/2 cleartext,
+/// through the Protocol project's <see cref="InpainterClient"/>. Cancelling resets the stream, which
+/// cancels the daemon job. Transport and status errors become <see cref="InpaintServiceException"/>
+/// with a sentence the user can act on.
+/// </summary>
+public sealed class DaemonInpaintService : IInpaintService, IDisposable
+{
+    private readonly InpainterClient client;
+
+    public DaemonInpaintService(string address, string? bearerToken = null)
+        : this(ParseAddress(address), bearerToken)
+    {
+    }
+
+    public DaemonInpaintService(Uri address, string? bearerToken = null)
+    {
+        Address = address;
+        client = new InpainterClient(address, new GrpcChannelOptions { BearerToken = bearerToken });
+    }
+
+    public Uri Address { get; }
+
+    public async Task<Result> InpaintAsync(InpaintRequest request, IProgress<InpaintProgress>? progress, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (_, result) = await InpainterClient.RunToResultAsync(
+                client.Inpaint(request, cancellationToken: cancellationToken),
+                e => Report(e, progress),
+                cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        catch (GrpcStatusException e)
+        {
+            throw Translate(e, Address);
+        }
+    }
+
+    /// <summary>Asks the daemon's health service; null when it is serving, else the reason in words.</summary>
+    public async Task<string?> CheckAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var r = await client.CheckHealthAsync("", timeout, cancellationToken).ConfigureAwait(false);
+            return r.Status == Protocol.Health.HealthCheckResponse.Types.ServingStatus.Serving ? null : $"the daemon at {Address} reports {r.Status}";
+        }
+        catch (GrpcStatusException e)
+        {
+            return Translate(e, Address).Message;
+        }
+    }
+
+    internal static InpaintServiceException Translate(GrpcStatusException e, Uri address)
+    {
+        string detail = string.IsNullOrWhiteSpace(e.Detail) ? e.StatusCode.ToString() : e.Detail;
+        return e.StatusCode switch
+        {
+            GrpcStatusCode.Unavailable => new InpaintServiceException(InpaintFailure.DaemonUnreachable,
+                $"The InpaintSuite daemon is not reachable at {address} ({detail}). Start it (`inpaintsuite serve`, or the InpaintSuite service) or fix the daemon address in the dialog.", e),
+            GrpcStatusCode.Unauthenticated or GrpcStatusCode.PermissionDenied => new InpaintServiceException(InpaintFailure.Rejected,
+                $"The InpaintSuite daemon at {address} refused the call: {detail}", e),
+            GrpcStatusCode.InvalidArgument or GrpcStatusCode.ResourceExhausted or GrpcStatusCode.NotFound
+                or GrpcStatusCode.FailedPrecondition or GrpcStatusCode.OutOfRange or GrpcStatusCode.Unimplemented
+                => new InpaintServiceException(InpaintFailure.Rejected, $"The InpaintSuite daemon rejected the request: {detail}", e),
+            GrpcStatusCode.DeadlineExceeded => new InpaintServiceException(InpaintFailure.Failed, $"The InpaintSuite daemon did not finish in time: {detail}", e),
+            _ => new InpaintServiceException(InpaintFailure.Failed, $"The InpaintSuite job failed ({e.StatusCode}): {detail}", e),
+        };
+    }
+
+    private static void Report(JobEvent e, IProgress<InpaintProgress>? progress)
+    {
+        if (progress == null) return;
+        switch (e.EventCase)
+        {
+            case JobEvent.EventOneofCase.Queued:
+                progress.Report(new InpaintProgress(e.Queued.Position == 0 ? "queued (next)" : $"queued ({e.Queued.Position} ahead)", 0, 0));
+                break;
+            case JobEvent.EventOneofCase.Started:
+                progress.Report(new InpaintProgress($"started ({e.Started.Engine})", 0, 0));
+                break;
+            case JobEvent.EventOneofCase.Progress:
+                progress.Report(new InpaintProgress(string.IsNullOrEmpty(e.Progress.Stage) ? "working" : e.Progress.Stage, (int)e.Progress.Step, (int)e.Progress.Total));
+                break;
+        }
+    }
+
+    private static Uri ParseAddress(string address) =>
+        Uri.TryCreate(address, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https")
+            ? u
+            : throw new InpaintServiceException(InpaintFailure.Rejected, $"The daemon address '{address}' is not an http:// URL (e.g. {InpaintSettings.DefaultDaemonAddress}).");
+
+    public void Dispose() => client.Dispose();
+}
