@@ -32,6 +32,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
     private readonly ListenOptions? _bridgeListen;
     private readonly ILogger _logger;
     private int _stopped;
+    private readonly EngineSetup? _ownedEngines;
 
     private DaemonHost(DaemonOptions options)
     {
@@ -81,8 +82,10 @@ public sealed partial class DaemonHost : IAsyncDisposable
         _app = builder.Build();
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon");
         _health = new HealthState();
-        var runner = options.Runner ?? DefaultRunner.Create(options);
-        var catalog = options.Catalog ?? new StaticEngineCatalog();
+        // No runner given: the same engines the CLI composes (fill, content-aware, installed models).
+        if (options.Runner == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory);
+        var runner = options.Runner ?? _ownedEngines!.Runner;
+        var catalog = options.Catalog ?? _ownedEngines?.Catalog ?? new StaticEngineCatalog();
         _queue = new JobQueue(runner, options.Workers, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Jobs"));
         Service = new InpainterService(_queue, options, catalog, _health);
         var grpcEndpoint = new GrpcEndpoint(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Grpc"), _shutdown.Token);
@@ -183,6 +186,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         catch (ObjectDisposedException) { }
         await _queue.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        if (_ownedEngines != null) await _ownedEngines.DisposeAsync().ConfigureAwait(false);
         _shutdown.Dispose();
     }
 
@@ -233,17 +237,5 @@ public sealed partial class DaemonHost : IAsyncDisposable
             }
             await next(ctx).ConfigureAwait(false);
         }
-    }
-}
-
-/// <summary>The operation runner used when the caller gives none.</summary>
-internal static class DefaultRunner
-{
-    public static IOperationRunner Create(DaemonOptions options) => new Unwired();
-
-    private sealed class Unwired : IOperationRunner
-    {
-        public Task<OperationResult> RunAsync(OperationRequest request, IProgress<OperationProgress>? progress, CancellationToken cancellationToken) =>
-            throw new GrpcStatusException(GrpcStatusCode.Unimplemented, "no operation runner is wired into this daemon build");
     }
 }

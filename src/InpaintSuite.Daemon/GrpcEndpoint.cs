@@ -135,7 +135,7 @@ public sealed partial class GrpcEndpoint
         catch (Exception e)
         {
             var (code, message) = StatusMapper.Map(e, state);
-            if (code is GrpcStatusCode.Internal or GrpcStatusCode.Unknown) LogCallFailed(path, e);
+            if (e is not GrpcStatusException && code is GrpcStatusCode.Internal or GrpcStatusCode.Unknown) LogCallFailed(path, e);
             else LogCallStatus(path, code, message);
             if (ctx.RequestAborted.IsCancellationRequested) return;
             WriteStatus(ctx, code, message);

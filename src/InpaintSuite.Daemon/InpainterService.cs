@@ -26,7 +26,7 @@ public sealed class InpainterService(JobQueue queue, DaemonOptions options, IEng
     {
         // Unknown engines fail before queueing, so both transports answer NOT_FOUND up front.
         var engine = request.Settings.Engine;
-        if (engine != EngineNames.Auto && !catalog.Engines.Contains(engine, StringComparer.Ordinal))
+        if (!string.Equals(engine, EngineNames.Auto, StringComparison.OrdinalIgnoreCase) && !catalog.Engines.Contains(engine, StringComparer.OrdinalIgnoreCase))
             throw new EngineNotFoundException(engine);
         return queue.Submit(request, priority, client, format);
     }

@@ -15,17 +15,21 @@ $py tests/bench/content-aware/telea_timed.py "$cases" "$out/telea" telea 5 > "$o
 echo "== content-aware"
 dotnet "$bench" eval-content-aware "$cases" "$out/content-aware" > "$out/content-aware.times"
 score() { $py "$cases/../score.py" "$cases" "$1" | tail -n 1; }
-$py - "$out" "$(score "$out/telea")" "$(score "$out/content-aware")" <<'PY'
+$py - "$out" "$(score "$out/telea")" "$(score "$out/content-aware")" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import sys, json, statistics
 out = sys.argv[1]
 def times(name):
-    return dict(l.split() for l in open(f"{out}/{name}.times") if l.strip() and not l.startswith("median"))
+    rows = [l.split() for l in open(f"{out}/{name}.times") if l.strip() and not l.startswith("median")]
+    return {r[0]: (float(r[1]), float(r[2])) for r in rows}
 t, c = times("telea"), times("content-aware")
-print(f"{'case':26} {'telea s':>8} {'c-a s':>8}")
+print(f"{'case':26} {'telea s':>8} {'c-a s':>8} {'telea cpu':>10} {'c-a cpu':>8}")
 for k in t:
-    print(f"{k:26} {float(t[k]):8.3f} {float(c[k]):8.3f}")
-mt, mc = statistics.median(map(float, t.values())), statistics.median(map(float, c.values()))
+    print(f"{k:26} {t[k][0]:8.3f} {c[k][0]:8.3f} {t[k][1]:10.3f} {c[k][1]:8.3f}")
+med = lambda d, i: statistics.median(v[i] for v in d.values())
+mt, mc = med(t, 0), med(c, 0)
 print(f"median per-case time: telea {mt:.3f} s, content-aware {mc:.3f} s, ratio {mc / mt:.2f}x (target <= 8x)")
+print(f"median per-case cpu:  telea {med(t, 1):.3f} s, content-aware {med(c, 1):.3f} s (content-aware uses all cores)")
+print(f"load average while measuring: {sys.argv[4]} (2 cores shared with other work)")
 for name, s in (("telea", sys.argv[2]), ("content-aware", sys.argv[3])):
     s = json.loads(s)
     print(f"{name:14} psnr {s['psnr']:.2f} ssim {s['ssim']:.4f} texture {s['texture']:.3f} seam {s['seam']:.3f} outside_max {s['outside_max']}")

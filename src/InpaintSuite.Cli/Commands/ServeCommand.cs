@@ -27,6 +27,7 @@ internal static class ServeCommand
             };
             if (options.GrpcPort is < 0 or > 65535) throw new UsageException("--port must be 0..65535");
             if (options.BridgePort is < -1 or > 65535) throw new UsageException("--bridge-port must be -1..65535");
+            Runtime.Onnx.OnnxRuntimeLog.Sink = message => io.Err.WriteLine("inpaintsuite: onnxruntime " + message);
             await using var engines = EngineSetup.Create(options.ModelsDirectory);
             options.Runner = engines.Runner;
             options.Catalog = engines.Catalog;

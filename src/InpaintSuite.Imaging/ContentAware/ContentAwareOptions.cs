@@ -32,6 +32,9 @@ public sealed record ContentAwareOptions
     /// <summary>PatchMatch passes (propagation + random search) per EM iteration.</summary>
     public int PatchMatchIterations { get; init; } = 2;
 
+    /// <summary>PatchMatch passes per EM iteration at the finest level (its field starts from the level below, so fewer are needed).</summary>
+    public int FinestPatchMatchIterations { get; init; } = 1;
+
     /// <summary>Random-search radius in px at levels finer than the coarsest (which searches everywhere).</summary>
     public int FineSearchRadius { get; init; } = 64;
 
@@ -66,7 +69,7 @@ public sealed record ContentAwareOptions
     {
         if (PatchSize < 3 || PatchSize > 15 || PatchSize % 2 == 0)
             throw new ArgumentOutOfRangeException(nameof(PatchSize), $"patch size {PatchSize} must be odd, 3..15");
-        if (CoarsestEmIterations < 1 || FinestEmIterations < 1 || PatchMatchIterations < 1)
+        if (CoarsestEmIterations < 1 || FinestEmIterations < 1 || PatchMatchIterations < 1 || FinestPatchMatchIterations < 1)
             throw new ArgumentOutOfRangeException(nameof(FinestEmIterations), "iteration counts must be at least 1");
         if (MaxDegreeOfParallelism == 0 || MaxDegreeOfParallelism < -1)
             throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), "use -1 (all cores) or a positive count");

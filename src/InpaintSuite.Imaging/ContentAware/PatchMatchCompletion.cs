@@ -68,6 +68,9 @@ internal sealed unsafe class PatchMatchCompletion
         {
             double t = n == 1 ? 1 : (double)l / (n - 1);
             _levels[l].EmIterations = (int)Math.Round(options.FinestEmIterations + (options.CoarsestEmIterations - options.FinestEmIterations) * t);
+            // A single level means a thin hole (strokes): the onion-peel start is already close, and its targets
+            // (every patch touching the stroke) outnumber the hole pixels several times.
+            if (n == 1) _levels[l].EmIterations = Math.Max(options.FinestEmIterations, options.CoarsestEmIterations / 3);
         }
         TotalIterations = _levels.Sum(l => l.EmIterations);
     }
@@ -101,18 +104,14 @@ internal sealed unsafe class PatchMatchCompletion
             for (int em = 0; em < lv.EmIterations; em++)
             {
                 ct.ThrowIfCancellationRequested();
-                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-                for (int pm = 0; pm < _o.PatchMatchIterations; pm++)
+                int passes = l == 0 && n > 1 ? _o.FinestPatchMatchIterations : _o.PatchMatchIterations;
+                for (int pm = 0; pm < passes; pm++)
                     PatchMatchPass(lv, pm + em * _o.PatchMatchIterations, Key(l, em * 64 + pm), l == n - 1, l == 0);
-                long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
                 // Texture-keeping votes are gathers (slower); all others scatter a weighted mean. At the finest level
                 // the last vote keeps texture; with ModeAllFinestIterations every finest vote does.
                 bool sharp = l == 0 && (em == lv.EmIterations - 1 || _o.SharpVoteEveryFinestIteration);
                 Vote(lv, sharp ? _o.FinestVoting : ContentAwareVoting.Mean);
-                long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
                 RecomputeDistances(lv);
-                long t3 = System.Diagnostics.Stopwatch.GetTimestamp();
-                if (Profile) Console.Error.WriteLine($"L{l} {lv.W}x{lv.H} targets {lv.TargetCount} em{em}: pm {(t1 - t0) / 1e6:F1} ms vote {(t2 - t1) / 1e6:F1} dist {(t3 - t2) / 1e6:F1}");
                 onIteration();
             }
         }
@@ -441,14 +440,20 @@ internal sealed unsafe class PatchMatchCompletion
         }
     }
 
-    private static readonly bool Profile = Environment.GetEnvironmentVariable("CAF_PROFILE") == "1";
-
     private void PatchMatchPass(Level lv, int pass, ulong key, bool coarsest, bool finest)
     {
         int w = lv.W, h = lv.H, r = _r, p = _p, stride = w * Channels, rowFloats = p * Channels;
         var nnf = lv.Nnf; var dist = lv.Dist; var valid = lv.ValidSource; var isT = lv.IsTarget;
-        var snapshot = (int[])nnf.Clone();
         bool fwd = (pass & 1) == 0;
+        // The only cross-band read: the row just outside each band in scan direction. Copy those rows first.
+        int bandCount = BandCount(lv);
+        var boundary = new int[bandCount * w];
+        for (int band = 0; band < bandCount; band++)
+        {
+            int y0 = lv.TyMin + band * BandRows, y1 = Math.Min(y0 + BandRows, lv.TyMax + 1);
+            int by = fwd ? y0 - 1 : y1;
+            if (by >= 0 && by < h) Array.Copy(nnf, by * w, boundary, band * w, w);
+        }
         int len = w * h;
         // The coarsest level searches the whole image; finer levels start from the upsampled field, which is
         // already near its match, so a local search suffices (and stays in cache).
@@ -456,7 +461,7 @@ internal sealed unsafe class PatchMatchCompletion
         fixed (float* basePtr = lv.Pix)
         {
             float* b = basePtr;
-            Parallel.For(0, BandCount(lv), _po, band =>
+            Parallel.For(0, bandCount, _po, band =>
             {
                 var rng = new Rng(key ^ Mix((ulong)band));
                 int y0 = lv.TyMin + band * BandRows, y1 = Math.Min(y0 + BandRows, lv.TyMax + 1);
@@ -478,7 +483,7 @@ internal sealed unsafe class PatchMatchCompletion
                         if (vy >= 0 && vy < h)
                         {
                             int vn = q - dir * w;
-                            if (isT[vn] != 0) Try((vy >= y0 && vy < y1 ? nnf[vn] : snapshot[vn]) + dir * w);
+                            if (isT[vn] != 0) Try((vy >= y0 && vy < y1 ? nnf[vn] : boundary[band * w + x]) + dir * w);
                         }
 
                         int bx = best % w, by = best / w;
@@ -605,71 +610,71 @@ internal sealed unsafe class PatchMatchCompletion
     {
         int w = lv.W, h = lv.H, r = _r, p = _p;
         var weight = lv.Weight;
-        float bw2 = _o.ModeBandwidth * _o.ModeBandwidth;
-        var pix = lv.Pix;
+        float invBw2 = 1f / (_o.ModeBandwidth * _o.ModeBandwidth);
         int rows = h, bands = (rows + BandRows - 1) / BandRows;
-        Parallel.For(0, bands, _po, band =>
+        var keepRgb = Vector128.Create(1f, 1f, 1f, 0f);
+        fixed (float* pixPtr = lv.Pix)
         {
-            Span<float> cv = stackalloc float[p * p * 4];
-            Span<float> cw = stackalloc float[p * p];
-            int y0 = band * BandRows, y1 = Math.Min(y0 + BandRows, h);
-            for (int y = y0; y < y1; y++)
-                for (int x = 0; x < w; x++)
-                {
-                    int i = y * w + x;
-                    if (lv.Hole[i] == 0) continue;
-                    int n = 0, bestK = -1; float bestW = -1;
-                    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, sw = 0;
-                    for (int dy = -r; dy <= r; dy++)
+            float* pb = pixPtr;
+            Parallel.For(0, bands, _po, band =>
+            {
+                Span<Vector128<float>> cv = stackalloc Vector128<float>[p * p];
+                Span<float> cw = stackalloc float[p * p];
+                int y0 = band * BandRows, y1 = Math.Min(y0 + BandRows, h);
+                for (int y = y0; y < y1; y++)
+                    for (int x = 0; x < w; x++)
                     {
-                        int qy = y - dy;
-                        if (qy < r || qy >= h - r) continue;
-                        for (int dx = -r; dx <= r; dx++)
+                        int i = y * w + x;
+                        if (lv.Hole[i] == 0) continue;
+                        int n = 0, bestK = -1; float bestW = -1, sw = 0;
+                        var sum = Vector128<float>.Zero;
+                        for (int dy = -r; dy <= r; dy++)
                         {
-                            int qx = x - dx;
-                            if (qx < r || qx >= w - r) continue;
-                            int q = qy * w + qx;
-                            if (lv.IsTarget[q] == 0) continue;
-                            int s = (lv.Nnf[q] + dy * w + dx) * 4;
-                            float wt = weight[q];
-                            float c0 = pix[s], c1 = pix[s + 1], c2 = pix[s + 2], c3 = pix[s + 3];
-                            s0 += wt * c0; s1 += wt * c1; s2 += wt * c2; s3 += wt * c3; sw += wt;
-                            cv[n * 4] = c0; cv[n * 4 + 1] = c1; cv[n * 4 + 2] = c2; cv[n * 4 + 3] = c3; cw[n] = wt;
-                            if (wt > bestW) { bestW = wt; bestK = n; }
-                            n++;
-                        }
-                    }
-                    if (n == 0 || sw <= 0) continue;
-                    float m0, m1, m2, m3;
-                    if (voting == ContentAwareVoting.Mean)
-                    {
-                        m0 = s0 / sw; m1 = s1 / sw; m2 = s2 / sw; m3 = s3 / sw;
-                    }
-                    else
-                    {
-                        m0 = cv[bestK * 4]; m1 = cv[bestK * 4 + 1]; m2 = cv[bestK * 4 + 2]; m3 = cv[bestK * 4 + 3];
-                        if (voting == ContentAwareVoting.Mode)
-                        {
-                            // Mean shift (Epanechnikov kernel in RGB) from the best patch's value: the patches that
-                            // agree with it are averaged (denoised), the ones that disagree do not blur it.
-                            for (int it = 0; it < 3; it++)
+                            int qy = y - dy;
+                            if (qy < r || qy >= h - r) continue;
+                            for (int dx = -r; dx <= r; dx++)
                             {
-                                float a0 = 0, a1 = 0, a2 = 0, a3 = 0, aw = 0;
-                                for (int j = 0; j < n; j++)
-                                {
-                                    float d0 = cv[j * 4] - m0, d1 = cv[j * 4 + 1] - m1, d2 = cv[j * 4 + 2] - m2;
-                                    float kk = 1 - (d0 * d0 + d1 * d1 + d2 * d2) / bw2;
-                                    if (kk <= 0) continue;
-                                    kk *= cw[j];
-                                    a0 += kk * cv[j * 4]; a1 += kk * cv[j * 4 + 1]; a2 += kk * cv[j * 4 + 2]; a3 += kk * cv[j * 4 + 3]; aw += kk;
-                                }
-                                if (aw <= 0) break;
-                                m0 = a0 / aw; m1 = a1 / aw; m2 = a2 / aw; m3 = a3 / aw;
+                                int qx = x - dx;
+                                if (qx < r || qx >= w - r) continue;
+                                int q = qy * w + qx;
+                                if (lv.IsTarget[q] == 0) continue;
+                                var c = Vector128.Load(pb + (nint)(lv.Nnf[q] + dy * w + dx) * 4);
+                                float wt = weight[q];
+                                sum += c * wt; sw += wt;
+                                cv[n] = c; cw[n] = wt;
+                                if (wt > bestW) { bestW = wt; bestK = n; }
+                                n++;
                             }
                         }
+                        if (n == 0 || sw <= 0) continue;
+                        Vector128<float> m;
+                        if (voting == ContentAwareVoting.Mean) m = sum / sw;
+                        else
+                        {
+                            m = cv[bestK];
+                            if (voting == ContentAwareVoting.Mode)
+                            {
+                                // Mean shift (Epanechnikov kernel in RGB) from the best patch's value: the patches
+                                // that agree with it are averaged (denoised), the ones that disagree do not blur it.
+                                for (int it = 0; it < 2; it++)
+                                {
+                                    var acc = Vector128<float>.Zero; float aw = 0;
+                                    for (int j = 0; j < n; j++)
+                                    {
+                                        var d = (cv[j] - m) * keepRgb;
+                                        float kk = 1 - Vector128.Dot(d, d) * invBw2;
+                                        if (kk <= 0) continue;
+                                        kk *= cw[j];
+                                        acc += cv[j] * kk; aw += kk;
+                                    }
+                                    if (aw <= 0) break;
+                                    m = acc / aw;
+                                }
+                            }
+                        }
+                        Vector128.Store(m, pb + (nint)i * 4);
                     }
-                    pix[i * 4] = m0; pix[i * 4 + 1] = m1; pix[i * 4 + 2] = m2; pix[i * 4 + 3] = m3;
-                }
-        });
+            });
+        }
     }
 }

@@ -95,6 +95,15 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             throw new InvalidRequestException("scheduler", $"unknown scheduler '{schedulerName}' (known: {string.Join(", ", NoiseScheduler.Names)})");
         if ((int)(steps * strength) < 1)
             throw new InvalidRequestException("strength", $"strength {strength} with {steps} steps leaves no denoising step");
+        try
+        {
+            // Each scheduler has its own limits (PNDM needs 2 steps, ...): check before any work starts.
+            NoiseScheduler.Create(schedulerName, _schedulerConfig).SetTimestepsForStrength(steps, strength);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new InvalidRequestException("steps", $"{schedulerName} cannot run {steps} steps at strength {strength}: {e.Message}");
+        }
 
         var region = req.Region;
         var (gw, gh) = GenerationSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 512, Entry.NativeHeight > 0 ? Entry.NativeHeight : 512);

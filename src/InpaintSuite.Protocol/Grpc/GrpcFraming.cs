@@ -118,21 +118,41 @@ public sealed class GrpcMessageReader(Stream source, int maxMessageBytes, string
         var compressed = flag == 1;
         if (compressed && (string.IsNullOrEmpty(encoding) || encoding == GrpcHeaders.Identity))
             throw new GrpcStatusException(GrpcStatusCode.Internal, "Compressed flag set but no grpc-encoding was given.");
-        var payload = length == 0 ? [] : new byte[length];
-        if (length > 0 && await ReadAtLeastAsync(payload, cancellationToken).ConfigureAwait(false) < payload.Length)
-            throw new GrpcStatusException(GrpcStatusCode.Internal, $"Incomplete gRPC message: expected {length} bytes.");
+        byte[] payload;
+        if (length <= EagerAllocationBytes)
+        {
+            payload = length == 0 ? [] : new byte[length];
+            if (length > 0 && await ReadAtLeastAsync(payload, cancellationToken).ConfigureAwait(false) < payload.Length)
+                throw Incomplete(length);
+        }
+        else
+        {
+            // A prefix may claim hundreds of MB and send nothing: allocate the whole message only
+            // once its first 4 MiB have arrived, so lying prefixes cost at most that much each.
+            var head = new byte[EagerAllocationBytes];
+            if (await ReadAtLeastAsync(head, cancellationToken).ConfigureAwait(false) < head.Length) throw Incomplete(length);
+            payload = new byte[length];
+            head.CopyTo(payload, 0);
+            if (await ReadAtLeastAsync(payload.AsMemory(head.Length), cancellationToken).ConfigureAwait(false) < payload.Length - head.Length)
+                throw Incomplete(length);
+        }
         if (!compressed) return payload;
         if (encoding != GrpcHeaders.Gzip)
             throw new GrpcStatusException(GrpcStatusCode.Unimplemented, $"Message compressed with '{encoding}' is not supported.");
         return GrpcFraming.Gunzip(payload, maxMessageBytes);
     }
 
-    private async ValueTask<int> ReadAtLeastAsync(byte[] buffer, CancellationToken cancellationToken)
+    private const int EagerAllocationBytes = 4 * 1024 * 1024;
+
+    private static GrpcStatusException Incomplete(uint length) =>
+        new(GrpcStatusCode.Internal, $"Incomplete gRPC message: expected {length} bytes.");
+
+    private async ValueTask<int> ReadAtLeastAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var total = 0;
         while (total < buffer.Length)
         {
-            var n = await source.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
+            var n = await source.ReadAsync(buffer[total..], cancellationToken).ConfigureAwait(false);
             if (n == 0) break;
             total += n;
         }

@@ -82,11 +82,22 @@ internal static unsafe class ExecutionProviders
         return Record(new Built(CreateBase(api, o), "CPU", "auto chose CPU; " + string.Join("; ", reasons)));
     }
 
+    /// <summary>A session on the auto-chosen provider failed to build: later auto sessions use CPU, with the reason.</summary>
+    internal static void RecordAutoFailure(string provider, string message)
+    {
+        lock (Gate)
+        {
+            var note = $"auto chose CPU; {provider} failed to create a session: {FirstLine(message)}";
+            OnnxRuntimeLog.Write(note);
+            autoDecision = ("CPU", note);
+        }
+    }
+
     private static Built Record(Built b)
     {
         lock (Gate)
         {
-            if (autoDecision == null && b.Note != null) Console.Error.WriteLine("inpaintsuite: onnxruntime " + b.Note);
+            if (autoDecision == null && b.Note != null) OnnxRuntimeLog.Write(b.Note);
             autoDecision = (b.Provider, b.Note);
         }
         return b;

@@ -107,7 +107,15 @@ public sealed unsafe class InferenceSession : IDisposable
         if (status != IntPtr.Zero)
         {
             handle.Dispose();
-            throw api.ToException(status);
+            var error = api.ToException(status);
+            // A GPU provider can append fine and still fail when the session is built (no device, driver too old):
+            // auto then falls back to CPU and records why; explicit choices and CPU failures surface as they are.
+            if (options.ExecutionProvider == ExecutionProviderKind.Auto && built.Provider != "CPU" && error.ErrorCode != OrtErrorCode.InvalidProtobuf && error.ErrorCode != OrtErrorCode.NoSuchFile)
+            {
+                ExecutionProviders.RecordAutoFailure(built.Provider, error.NativeMessage);
+                return Create(options, create);
+            }
+            throw error;
         }
         handle.Own(raw);
         return new InferenceSession(handle, built.Provider, built.Note);

@@ -99,6 +99,23 @@ public class ContentAwareFillTests
     }
 
     [Fact]
+    public void SourceBandRestrictsTheSourceButStillFills()
+    {
+        var truth = Texture(150, 110);
+        var m = Rects(150, 110, new PixelRect(50, 35, 40, 30));
+        var input = Holed(truth, m);
+        // Make everything farther than 20 px from the hole useless (black): a band of 20 px never sees it.
+        var poisoned = input.Clone();
+        for (int y = 0; y < 110; y++)
+            for (int x = 0; x < 150; x++)
+                if (x < 25 || x >= 115 || y < 10 || y >= 90) poisoned.Data.AsSpan((y * 150 + x) * 4, 3).Clear();
+        var result = ContentAwareFill.Fill(poisoned, m, new ContentAwareOptions { Seed = 1, SourceBand = 20 });
+        AssertUnchangedOutside(poisoned, result, m);
+        double err = HoleError(result, truth, m), baseline = MeanFillError(truth, m);
+        Assert.True(err < 0.25 * baseline, $"banded hole error {err:F1} vs mean-fill {baseline:F1}");
+    }
+
+    [Fact]
     public void SameSeedGivesSameBytesWhateverTheThreadCount()
     {
         var truth = Texture(130, 97);

@@ -62,6 +62,51 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
+    public async Task A_model_installed_while_running_is_picked_up_without_restart()
+    {
+        string dir = Directory.CreateTempSubdirectory("inpaintsuite-live-models-").FullName;
+        try
+        {
+            await using var setup = EngineSetup.Create(dir);
+            Assert.Empty(setup.Catalog.Models);
+            Assert.Equal("content-aware", setup.Registry.Resolve("auto", Operation.Inpaint).Name);
+            // Install the way the model manager does: fill a staging folder, then rename it into place.
+            string staging = Path.Combine(dir, ".staging", "tiny-sd-inpaint");
+            CopyDirectory(Path.Combine(models.Directory, "tiny-sd-inpaint"), staging);
+            Assert.Empty(setup.Catalog.Models); // a half-installed model is never seen
+            Directory.Move(staging, Path.Combine(dir, "tiny-sd-inpaint"));
+            var listed = Assert.Single(setup.Catalog.Models);
+            Assert.Equal("tiny-sd-inpaint", listed.Name);
+            Assert.True(listed.Usable, listed.Reason);
+            Assert.Contains("tiny-sd-inpaint", setup.Catalog.Engines);
+            var result = await setup.Runner.RunAsync(new OperationRequest
+            {
+                Operation = Operation.Inpaint, Image = Photo(64, 48), Mask = Blob(64, 48, 30, 20, 8, 6),
+                Settings = new GenerationSettings { Steps = 2, Seed = 2 },
+            }, null, CancellationToken.None);
+            Assert.Equal("tiny-sd-inpaint", result.Engine);
+            // A step count the model's scheduler (PNDM) cannot run is the caller's mistake, named as such.
+            var bad = await Assert.ThrowsAsync<InvalidRequestException>(() => setup.Runner.RunAsync(new OperationRequest
+            {
+                Operation = Operation.Inpaint, Image = Photo(64, 48), Mask = Blob(64, 48, 30, 20, 8, 6),
+                Settings = new GenerationSettings { Steps = 1, Seed = 2 },
+            }, null, CancellationToken.None));
+            Assert.Equal("steps", bad.Field);
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+        foreach (var d in Directory.GetDirectories(from)) CopyDirectory(d, Path.Combine(to, Path.GetFileName(d)));
+    }
+
+    [Fact]
     public async Task Inpaint_is_seeded_and_untouched_outside_the_mask()
     {
         await using var setup = EngineSetup.Create(models.Directory);
