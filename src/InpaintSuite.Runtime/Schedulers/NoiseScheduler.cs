@@ -129,6 +129,9 @@ public abstract class NoiseScheduler
         StepIndex = stepIndex;
     }
 
+    /// <summary>Moves to step <paramref name="index"/> keeping solver history (benchmarks time one steady-state step repeatedly).</summary>
+    internal void SetStepIndexKeepingHistory(int index) => StepIndex = index;
+
     protected void ResetTimestepState()
     {
         StepIndex = null;

@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using InpaintSuite.Daemon;
+using InpaintSuite.Imaging;
+using InpaintSuite.Imaging.Codecs;
+using InpaintSuite.Pipelines.Diffusion;
+using InpaintSuite.Protocol;
+using InpaintSuite.TestSupport;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace InpaintSuite.Pipelines.Tests.Diffusion;
+
+/// <summary>The four operations end to end on installed tiny model folders: in-process runner, and through the daemon.</summary>
+[Collection(TinyModelsCollection.Name)]
+public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputHelper output)
+{
+    private static RgbaImage Photo(int w, int h)
+    {
+        // A real photo (the shipped sample) cropped/scaled to a non-square size.
+        var src = ImageCodec.Load(Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.png"));
+        return Resampler.Resize(src, w, h, ResampleFilter.Lanczos3);
+    }
+
+    private static Mask Blob(int w, int h, int cx, int cy, int rx, int ry)
+    {
+        var m = new Mask(w, h);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                double dx = (x - cx) / (double)rx, dy = (y - cy) / (double)ry;
+                if (dx * dx + dy * dy <= 1) m.Row(y)[x] = 255;
+            }
+        return m;
+    }
+
+    private static int ChangedFarFromMask(RgbaImage a, RgbaImage b, Mask mask, int band)
+    {
+        var grown = MaskOps.Grow(mask, band);
+        int changed = 0;
+        for (int y = 0; y < a.Height; y++)
+            for (int x = 0; x < a.Width; x++)
+                if (grown.Row(y)[x] == 0 && !a.Row8(y).Slice(4 * x, 4).SequenceEqual(b.Row8(y).Slice(4 * x, 4))) changed++;
+        return changed;
+    }
+
+    private async Task<(OperationResult Result, RgbaImage Image)> Run(EngineSetup setup, OperationRequest r)
+    {
+        var result = await setup.Runner.RunAsync(r, null, CancellationToken.None);
+        return (result, ResultPatches.Apply(r.Image, result));
+    }
+
+    [Fact]
+    public async Task Catalogue_offers_the_three_folders_and_auto_picks_by_operation()
+    {
+        await using var setup = EngineSetup.Create(models.Directory);
+        var names = setup.Catalog.Models.Where(m => m.Usable).Select(m => m.Name).OrderBy(n => n).ToList();
+        Assert.Equal(["tiny-sd-base", "tiny-sd-depth", "tiny-sd-inpaint"], names);
+        Assert.Equal("tiny-sd-inpaint", setup.Registry.Resolve("auto", Operation.Inpaint).Name);
+        Assert.Equal("tiny-sd-inpaint", setup.Registry.Resolve("auto", Operation.Outpaint).Name);
+        Assert.Equal("tiny-sd-base", setup.Registry.Resolve("auto", Operation.ImageToImage).Name);
+        Assert.Equal("tiny-sd-depth", setup.Registry.Resolve("auto", Operation.DepthToImage).Name);
+    }
+
+    [Fact]
+    public async Task Inpaint_is_seeded_and_untouched_outside_the_mask()
+    {
+        await using var setup = EngineSetup.Create(models.Directory);
+        var img = Photo(200, 136);
+        var mask = Blob(200, 136, 120, 60, 22, 16);
+        OperationRequest Req(ulong seed) => new()
+        {
+            Operation = Operation.Inpaint, Image = img, Mask = mask,
+            Settings = new GenerationSettings { Engine = "tiny-sd-inpaint", Prompt = "a stone bench", Steps = 4, Seed = seed },
+        };
+        var (r1, a) = await Run(setup, Req(11));
+        var (_, b) = await Run(setup, Req(11));
+        var (_, c) = await Run(setup, Req(12));
+        Assert.Equal("tiny-sd-inpaint", r1.Engine);
+        Assert.Equal(11UL, r1.Patches[0].Seed);
+        Assert.Equal(a.Data, b.Data);
+        Assert.NotEqual(a.Data, c.Data);
+        Assert.Equal(0, ChangedFarFromMask(img, a, mask, band: 5));
+        Assert.NotEqual(img.Data, a.Data);
+        // Every patch pixel with blend weight 0 carries nothing: the composite equals the input there.
+        foreach (var p in r1.Patches) Assert.True(p.X >= 0 && p.Y >= 0 && p.X + p.Image.Width <= img.Width && p.Y + p.Image.Height <= img.Height);
+    }
+
+    [Fact]
+    public async Task Outpaint_to_16_9_grows_the_canvas_and_keeps_the_original_away_from_the_seam()
+    {
+        await using var setup = EngineSetup.Create(models.Directory);
+        var img = Photo(160, 120);
+        var result = await setup.Runner.RunAsync(new OperationRequest
+        {
+            Operation = Operation.Outpaint, Image = img, Outpaint = new OutpaintExtent { AspectWidth = 16, AspectHeight = 9 },
+            Settings = new GenerationSettings { Steps = 4, Seed = 3 },
+        }, null, CancellationToken.None);
+        Assert.Equal("tiny-sd-inpaint", result.Engine);
+        Assert.InRange((double)result.CanvasWidth / result.CanvasHeight, 16.0 / 9 - 0.02, 16.0 / 9 + 0.02);
+        Assert.Equal(img.Height, result.CanvasHeight);
+        var canvas = ResultPatches.Apply(img, result);
+        // The original, away from the blend band at its border, is byte-identical on the new canvas.
+        int changed = 0;
+        for (int y = 0; y < img.Height; y++)
+            for (int x = 32; x < img.Width - 32; x++)
+                if (!img.Row8(y).Slice(4 * x, 4).SequenceEqual(canvas.Row8(y).Slice(4 * (x + result.InputOffsetX), 4))) changed++;
+        Assert.Equal(0, changed);
+        for (int i = 3; i < canvas.Data.Length; i += 4) Assert.Equal(255, canvas.Data[i]);
+    }
+
+    [Fact]
+    public async Task Img2img_and_depth_produce_the_input_size_and_follow_the_seed()
+    {
+        await using var setup = EngineSetup.Create(models.Directory);
+        var img = Photo(120, 88);
+        var depthMap = new RgbaImage(120, 88, PixelDepth.F32);
+        var px = depthMap.PixelsF;
+        for (int y = 0; y < 88; y++) for (int x = 0; x < 120; x++) { px[(y * 120 + x) * 4] = y / 88f; px[(y * 120 + x) * 4 + 3] = 1; }
+        foreach (var (op, depth) in new[] { (Operation.ImageToImage, (RgbaImage?)null), (Operation.DepthToImage, null), (Operation.DepthToImage, depthMap) })
+        {
+            OperationRequest Req(ulong s) => new() { Operation = op, Image = img, DepthMap = depth, Settings = new GenerationSettings { Steps = 4, Seed = s, Strength = 0.75f } };
+            var (r, a) = await Run(setup, Req(5));
+            var (_, b) = await Run(setup, Req(5));
+            var (_, c) = await Run(setup, Req(6));
+            Assert.Equal((120, 88), (a.Width, a.Height));
+            Assert.Equal(a.Data, b.Data);
+            Assert.NotEqual(a.Data, c.Data);
+            Assert.NotEqual(img.Data, a.Data);
+            output.WriteLine($"{op} (depth map {(depth == null ? "estimated" : "given")}) by {r.Engine}: ok");
+        }
+    }
+
+    [Fact]
+    public async Task Batch_gives_one_result_per_item_with_consecutive_seeds()
+    {
+        await using var setup = EngineSetup.Create(models.Directory);
+        var img = Photo(96, 72);
+        var result = await setup.Runner.RunAsync(new OperationRequest
+        {
+            Operation = Operation.Inpaint, Image = img, Mask = Blob(96, 72, 48, 36, 12, 10),
+            Settings = new GenerationSettings { Engine = "tiny-sd-inpaint", Steps = 2, Seed = 100, BatchSize = 2 },
+        }, null, CancellationToken.None);
+        var alts = ResultPatches.Alternatives(result);
+        Assert.Equal(2, alts.Count);
+        Assert.Equal([100UL, 101UL], alts.Select(a => a[0].Seed).ToArray());
+        Assert.NotEqual(ResultPatches.Apply(img, result, 0).Data, ResultPatches.Apply(img, result, 1).Data);
+    }
+
+    [Fact]
+    public async Task Cancel_mid_run_stops_within_one_step()
+    {
+        await using var setup = EngineSetup.Create(models.Directory);
+        var img = Photo(128, 96);
+        using var cts = new CancellationTokenSource();
+        int stepsAfterCancel = 0;
+        long cancelledAt = 0;
+        var progress = new SyncProgress(p =>
+        {
+            if (p.Stage != "denoise") return;
+            if (cts.IsCancellationRequested) Interlocked.Increment(ref stepsAfterCancel);
+            else if (p.Step == 2) { cancelledAt = Stopwatch.GetTimestamp(); cts.Cancel(); }
+        });
+        var task = setup.Runner.RunAsync(new OperationRequest
+        {
+            Operation = Operation.Inpaint, Image = img, Mask = Blob(128, 96, 64, 48, 20, 16),
+            Settings = new GenerationSettings { Engine = "tiny-sd-inpaint", Steps = 50, Seed = 1 },
+        }, progress, cts.Token);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
+        double ms = Stopwatch.GetElapsedTime(cancelledAt).TotalMilliseconds;
+        output.WriteLine($"cancel -> stopped in {ms:F0} ms, {stepsAfterCancel} steps after the cancel");
+        Assert.True(stepsAfterCancel <= 1, $"{stepsAfterCancel} denoising steps ran after the cancel");
+    }
+
+    [Fact]
+    public async Task Large_photo_with_small_mask_goes_through_the_only_masked_crop()
+    {
+        await using var setup = EngineSetup.Create(models.Directory);
+        var img = Photo(4096, 3072);
+        var mask = Blob(4096, 3072, 2500, 1800, 60, 40);
+        var engine = (DiffusionEngine)setup.Registry.Resolve("tiny-sd-inpaint", Operation.Inpaint);
+        engine.WarmUp(); // sessions load once per daemon; this measures a job, not start-up
+        OperationRequest Req() => new()
+        {
+            Operation = Operation.Inpaint, Image = img, Mask = mask,
+            Settings = new GenerationSettings { Engine = "tiny-sd-inpaint", Steps = 2, Seed = 9 },
+        };
+        await setup.Runner.RunAsync(Req(), null, CancellationToken.None); // first job: JIT, tokenizer load
+        var before = engine.Model.ModelTime;
+        long mem0 = GC.GetTotalAllocatedBytes();
+        var sw = Stopwatch.StartNew();
+        var result = await setup.Runner.RunAsync(Req(), null, CancellationToken.None);
+        double total = sw.Elapsed.TotalMilliseconds, model = (engine.Model.ModelTime - before).TotalMilliseconds;
+        long allocated = GC.GetTotalAllocatedBytes() - mem0;
+        output.WriteLine($"4096x3072, 120x80 mask: total {total:F0} ms, model {model:F0} ms, non-model {total - model:F0} ms, allocated {allocated / 1e6:F1} MB");
+        // Only the region around the mask travels: the patch is far smaller than the canvas.
+        var p = Assert.Single(result.Patches);
+        Assert.True((long)p.Image.Width * p.Image.Height < 4096L * 3072 / 20, $"patch {p.Image.Width}x{p.Image.Height} is not a crop");
+        Assert.True(allocated < 400_000_000, $"allocated {allocated / 1e6:F0} MB for a small mask on a large canvas");
+    }
+
+    [Fact]
+    public async Task Daemon_runs_the_models_and_lists_them()
+    {
+        await using var setup = EngineSetup.Create(models.Directory);
+        await using var daemon = await DaemonHost.StartAsync(new DaemonOptions { GrpcPort = 0, BridgePort = -1, Runner = setup.Runner, Catalog = setup.Catalog });
+        using var client = new InpainterClient(daemon.GrpcAddress);
+        var list = await client.ListModelsAsync();
+        Assert.Contains(list.Models, m => m.Name == "tiny-sd-inpaint" && m.Usable && m.Kind == "inpaint");
+        var img = Photo(96, 64);
+        var mask = Blob(96, 64, 40, 30, 14, 10);
+        var req = new Protocol.V1.InpaintRequest
+        {
+            Image = WireConversions.ToWire(img),
+            Mask = new Protocol.V1.Mask { Width = 96, Height = 64, Data = Google.Protobuf.ByteString.CopyFrom(mask.Data) },
+            Settings = new Protocol.V1.GenerationSettings { Engine = "tiny-sd-inpaint", Steps = 3, Seed = 4 },
+        };
+        int progressEvents = 0;
+        var (_, result) = await InpainterClient.RunToResultAsync(client.Inpaint(req), e => { if (e.Progress != null) progressEvents++; });
+        Assert.Equal("tiny-sd-inpaint", result.Engine);
+        Assert.Equal(4UL, result.Patches[0].Seed);
+        Assert.True(progressEvents >= 3, $"{progressEvents} progress events for 3 steps");
+        var local = await setup.Runner.RunAsync(WireConversions.ToRequest(req, new WireConversions.Limits(long.MaxValue, 16)), null, CancellationToken.None);
+        Assert.Equal(local.Patches[0].Image.Data, WireConversions.ToImage(result.Patches[0].Image, "patch", new WireConversions.Limits(long.MaxValue, 16)).Data);
+    }
+
+    private sealed class SyncProgress(Action<OperationProgress> report) : IProgress<OperationProgress>
+    {
+        public void Report(OperationProgress value) => report(value);
+    }
+}
