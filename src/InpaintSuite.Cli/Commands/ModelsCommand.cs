@@ -9,7 +9,8 @@ internal static class ModelsCommand
     public static Command Create(CliIo io)
     {
         var models = new Option<string?>("--models") { Description = "Models folder." };
-        var cmd = new Command("models", "List engines and installed models.") { models };
+        var cmd = new Command("models", "List engines and installed models; subcommands install and manage model sets.") { models };
+        foreach (var c in ModelsInstallCommands.Create(io)) cmd.Subcommands.Add(c);
         cmd.SetAction(async (parse, ct) =>
         {
             await using var setup = EngineSetup.Create(parse.GetValue(models));
