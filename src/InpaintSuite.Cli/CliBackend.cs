@@ -28,7 +28,7 @@ internal abstract class CliBackend : IAsyncDisposable
 
     private sealed class InProcessBackend(string? modelsDir) : CliBackend
     {
-        private readonly EngineSetup _engines = EngineSetup.Create(modelsDir);
+        private readonly EngineSetup _engines = EngineSetup.Create(modelsDir ?? EngineSetup.DefaultModelsDirectory());
 
         public override async Task<OperationResult> RunAsync(OperationRequest request, IProgress<OperationProgress> progress, CancellationToken ct)
             => await _engines.Runner.RunAsync(request, progress, ct).ConfigureAwait(false);

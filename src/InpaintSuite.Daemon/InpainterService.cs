@@ -84,6 +84,12 @@ public sealed class InpainterService(JobQueue queue, DaemonOptions options, IEng
         };
         caps.Engines.AddRange(catalog.Engines);
         caps.Schedulers.AddRange(catalog.Schedulers);
+        // ONNX Runtime as loaded (or why not): version, compiled-in providers, the one sessions use and why.
+        var ort = Runtime.Onnx.OnnxRuntimeInfo.Describe();
+        caps.OnnxruntimeVersion = ort.Version ?? "";
+        caps.ExecutionProviders.AddRange(ort.Providers);
+        caps.ActiveProvider = ort.ActiveProvider ?? "";
+        caps.ProviderNote = ort.Available ? ort.ProviderNote ?? "" : ort.Error ?? "";
         return caps;
     }
 

@@ -212,6 +212,16 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Models_lists_engines_and_the_onnx_runtime()
+    {
+        var (code, stdout, err) = await Cli("models", "--models", _dir);
+        Assert.True(code == 0, err);
+        Assert.Contains("engines: fill, content-aware", stdout);
+        Assert.Contains("ONNX Runtime 1.30.", stdout);
+        Assert.Contains("CPUExecutionProvider", stdout);
+    }
+
+    [Fact]
     public void Readme_main_command_inputs_exist()
     {
         // The README's first command runs on these shipped files.

@@ -44,11 +44,9 @@ def channels(data, depth):
     """pixelData -> flat array of B,G,R,A channel values plus the value of 'opaque'."""
     if depth == "U8":
         return array("B", data), 255
-    if depth == "U16":
-        a = array("H")
-        a.frombytes(data)
-        return a, 65535
-    raise ValueError(depth)
+    a = array("H" if depth == "U16" else "f")
+    a.frombytes(data)
+    return a, 65535 if depth == "U16" else 1.0
 
 
 def run_job(client, doc, operation, opts):
@@ -92,8 +90,8 @@ def export(doc, path):
     doc.exportImage(path, info)
 
 
-def test_inpaint(res, client, photo, out, engine, depth):
-    tag = "inpaint-%s" % depth.lower()
+def test_inpaint(res, client, photo, out, engine, depth, source="layer"):
+    tag = "inpaint-%s%s" % (depth.lower(), "-merged" if source == "merged" else "")
     doc = open_photo(photo, depth)
     res.check(tag + " document depth", doc.colorDepth() == depth, doc.colorDepth())
     w, h = doc.width(), doc.height()
@@ -102,7 +100,7 @@ def test_inpaint(res, client, photo, out, engine, depth):
     sel = Selection()
     sel.select(SELECTION.x, SELECTION.y, SELECTION.w, SELECTION.h, 255)
     doc.setSelection(sel)
-    opts = kritaops.JobOptions(engine=engine, feather=FEATHER, seed=1234)
+    opts = kritaops.JobOptions(engine=engine, feather=FEATHER, seed=1234, source=source)
     t0 = time.time()
     nodes, error, progress, job = run_job(client, doc, "inpaint", opts)
     if not res.check(tag + " job finished", error is None and nodes, str(error)):
@@ -121,7 +119,7 @@ def test_inpaint(res, client, photo, out, engine, depth):
     outer = core.Rect(SELECTION.x - BAND, SELECTION.y - BAND, SELECTION.w + 2 * BAND, SELECTION.h + 2 * BAND)
     inner = core.Rect(SELECTION.x + BAND, SELECTION.y + BAND, SELECTION.w - 2 * BAND, SELECTION.h - 2 * BAND)
     leaks, inside, opaque_inside, differ = 0, 0, 0, 0
-    threshold = 4 * (top // 255)   # 4/255 in either depth
+    threshold = 4.0 * top / 255   # 4/255 in any depth
     for y in range(h):
         for x in range(w):
             i = (y * w + x) * 4
@@ -196,6 +194,33 @@ def test_outpaint(res, client, photo, out, engine, depth, aspect=(16, 9)):
     doc.close()
 
 
+def test_img2img_depth(res, client, photo, out, engine):
+    """Img2Img and Depth: the request the buttons build (selection -> region + mask, none -> whole
+    layer), then a run against the daemon, which either returns a layer or an error shown as text
+    (the classical engines may not serve these operations)."""
+    doc = open_photo(photo, "U8")
+    w, h = doc.width(), doc.height()
+    for op in ("img2img", "depth"):
+        doc.setSelection(Selection())   # nothing selected
+        p = kritaops.prepare(doc, op, kritaops.JobOptions(engine=engine, strength=0.6))
+        res.check("%s without selection sends the whole layer" % op,
+                  p.region == core.Rect(0, 0, w, h) and "mask" not in p.body
+                  and p.body["settings"]["strength"] == 0.6, repr((p.region, sorted(p.body))))
+        sel = Selection()
+        sel.select(SELECTION.x, SELECTION.y, SELECTION.w, SELECTION.h, 255)
+        doc.setSelection(sel)
+        p = kritaops.prepare(doc, op, kritaops.JobOptions(engine=engine))
+        res.check("%s with selection sends region + mask" % op,
+                  p.region.contains(SELECTION) and p.region.w < w and p.body["mask"]["width"] == p.region.w,
+                  repr(p.region))
+        nodes, error, progress, job = run_job(client, doc, op, kritaops.JobOptions(engine=engine, seed=5))
+        ok = (nodes and nodes[0].name().startswith(core.OPERATIONS[op][1])) or (nodes is None and str(error))
+        res.check("%s against the daemon: a layer or a readable error" % op, bool(ok),
+                  "nodes=%r error=%r" % (nodes, error))
+        print("%s: %s" % (op, nodes[0].name() if nodes else "error: %s" % error), flush=True)
+    doc.close()
+
+
 def test_errors(res, client, photo):
     doc = open_photo(photo, "U8")
     doc.setSelection(Selection())     # empty selection
@@ -233,6 +258,9 @@ def main(args):
         for depth in depths:
             test_inpaint(res, client, photo, out, engine, depth)
             test_outpaint(res, client, photo, out, engine, depth)
+        test_inpaint(res, client, photo, out, engine, "F32")
+        test_inpaint(res, client, photo, out, engine, "U8", source="merged")
+        test_img2img_depth(res, client, photo, out, engine)
         test_errors(res, client, photo)
     except Exception:
         traceback.print_exc()

@@ -13,8 +13,9 @@ internal static class ModelsCommand
         foreach (var c in ModelsInstallCommands.Create(io)) cmd.Subcommands.Add(c);
         cmd.SetAction(async (parse, ct) =>
         {
-            await using var setup = EngineSetup.Create(parse.GetValue(models));
+            await using var setup = EngineSetup.Create(parse.GetValue(models) ?? EngineSetup.DefaultModelsDirectory());
             io.Out.WriteLine("engines: " + string.Join(", ", setup.Catalog.Engines));
+            io.Out.WriteLine(Runtime.Onnx.OnnxRuntimeInfo.Describe().ToString());
             foreach (var m in setup.Catalog.Models)
                 io.Out.WriteLine($"model {m.Name}: {m.Kind} {m.Dtype} {m.NativeWidth}x{m.NativeHeight} " + (m.Usable ? "usable" : "unusable: " + m.Reason));
             return ExitCodes.Ok;

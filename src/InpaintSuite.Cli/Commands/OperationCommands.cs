@@ -32,7 +32,7 @@ internal static class OperationCommands
         public readonly Option<bool> ColorMatch = new("--color-match") { Description = "Match the generated region's colours to its surroundings." };
         public readonly Option<string?> Daemon = new("--daemon") { Description = "Run against a daemon at this URL (e.g. http://127.0.0.1:50151) instead of in-process." };
         public readonly Option<string?> Token = new("--token") { Description = "Bearer token for a daemon that requires one (default: the token file)." };
-        public readonly Option<string?> Models = new("--models") { Description = "Models folder (in-process runs)." };
+        public readonly Option<string?> Models = new("--models") { Description = "Models folder for in-process runs (default: $INPAINTSUITE_MODELS or ~/.local/share/inpaintsuite/models)." };
         public readonly Option<bool> Json = new("--json") { Description = "Print one JSON line: output, engine, seed, width, height, seconds." };
     }
 

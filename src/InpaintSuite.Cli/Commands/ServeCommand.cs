@@ -22,7 +22,7 @@ internal static class ServeCommand
                 Host = parse.GetValue(host)!,
                 GrpcPort = parse.GetValue(port),
                 BridgePort = parse.GetValue(bridgePort),
-                ModelsDirectory = parse.GetValue(models),
+                ModelsDirectory = parse.GetValue(models) ?? EngineSetup.DefaultModelsDirectory(),
                 Workers = Math.Max(1, parse.GetValue(workers)),
             };
             if (options.GrpcPort is < 0 or > 65535) throw new UsageException("--port must be 0..65535");
