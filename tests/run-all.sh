@@ -19,12 +19,15 @@ fi
 echo "== dotnet test"
 dotnet test InpaintSuite.sln -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results/dotnet"
+dotnet_rc=$?
 for trx in "$results"/dotnet/*.trx; do
   [ -f "$trx" ] || continue
   p=$(grep -o '<Counters [^>]*' "$trx" | sed -n 's/.* passed="\([0-9]*\)".*/\1/p')
   f=$(grep -o '<Counters [^>]*' "$trx" | sed -n 's/.* failed="\([0-9]*\)".*/\1/p')
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 done
+# A crashed or aborted test host may leave no failed count in its trx: the exit code still counts.
+if [ "$dotnet_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then echo "dotnet test exited $dotnet_rc"; failed=$((failed + 1)); fi
 
 # Python suites report "name: N passed, N failed" as their last line; add them up.
 run_suite() {
