@@ -15,6 +15,10 @@ tmp=$(mktemp -d)
 daemon_pid=""
 cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+# Keep using the machine's NuGet cache and .NET CLI state: a fresh HOME would otherwise re-download
+# every package for the publish step.
+export NUGET_PACKAGES="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+export DOTNET_CLI_HOME="${DOTNET_CLI_HOME:-$HOME}"
 export HOME="$tmp/home"
 unset XDG_DATA_HOME XDG_CONFIG_HOME INPAINTSUITE_PREFIX INPAINTSUITE_MODELS_DIR
 mkdir -p "$HOME"
