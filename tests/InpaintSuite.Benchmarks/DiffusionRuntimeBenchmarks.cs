@@ -1,10 +1,28 @@
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using InpaintSuite.Runtime.Noise;
 using InpaintSuite.Runtime.Schedulers;
 using InpaintSuite.Runtime.Tokenizer;
 
 namespace InpaintSuite.Benchmarks;
+
+/// <summary>
+/// In-process (no boilerplate project build, which times out on a loaded machine), 3 warm-up + 15 measured
+/// iterations, memory diagnoser, median column.
+/// </summary>
+public sealed class QuickInProcessConfig : ManualConfig
+{
+    public QuickInProcessConfig()
+    {
+        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15));
+        AddDiagnoser(MemoryDiagnoser.Default);
+        AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
+    }
+}
 
 /// <summary>Where the diffusers reference lives (INPAINTSUITE_DIFFUSERS_REFERENCE_DIR or ../shared beside the repo).</summary>
 internal static class DiffusersReference
@@ -26,8 +44,7 @@ internal static class DiffusersReference
 /// CLIP tokenizer throughput on the 30 reference prompts per operation (prompts/s = 30 / time):
 /// the BPE cache off (baseline, every pre-token merged from bytes) vs on (the daemon's steady state), and the 77-id row.
 /// </summary>
-[MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 15)]
+[Config(typeof(QuickInProcessConfig))]
 public class TokenizerBenchmarks
 {
     private ClipTokenizer _cold = null!, _warm = null!;
@@ -74,8 +91,7 @@ public class TokenizerBenchmarks
 /// One scheduler step on a 4x128x128 latent (SD at 1024 px) in steady state — must allocate 0 B.
 /// Baseline: the scalar reference of the Euler step the vectorised kernel is tested against.
 /// </summary>
-[MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 15)]
+[Config(typeof(QuickInProcessConfig))]
 public class SchedulerStepBenchmarks
 {
     private const int N = 4 * 128 * 128;

@@ -7,6 +7,7 @@ internal static class ExtraCommands
 {
     public static IEnumerable<Command> Create(CliIo io)
     {
-        yield break;
+        yield return DiagnosticsCommands.Tokenize(io);
+        yield return DiagnosticsCommands.Schedule(io);
     }
 }

@@ -67,7 +67,7 @@ public sealed class DdimScheduler : NoiseScheduler
         switch (Prediction)
         {
             case PredictionType.Epsilon:
-                for (int i = 0; i < pred.Length; i++) pred[i] = (sample[i] - sb * modelOutput[i]) / sa;
+                Lanes.AxpBy(1f / sa, sample, -sb / sa, modelOutput, pred);
                 break;
             case PredictionType.Sample:
                 modelOutput.CopyTo(pred);

@@ -42,7 +42,7 @@ public sealed class DpmSolverMultistepScheduler : MultistepSigmaScheduler
         if (SolverOrder == 1 || LowerOrderNums < 1 || lowerFinal)
         {
             // x_t = (sigma_t/sigma_s)·x - alpha_t·(e^-h - 1)·D0
-            for (int k = 0; k < sample.Length; k++) sample[k] = c1 * sample[k] - c2 * m0[k];
+            Lanes.AxpBy(c1, sample, -c2, m0, sample);
         }
         else
         {
@@ -54,7 +54,8 @@ public sealed class DpmSolverMultistepScheduler : MultistepSigmaScheduler
             float inv = 1f / r0;
             float c3 = 0.5f * c2;
             // midpoint: x_t = c1·x - c2·D0 - 0.5·c2·D1, D1 = (1/r0)(m0 - m1)
-            for (int k = 0; k < sample.Length; k++) sample[k] = c1 * sample[k] - c2 * m0[k] - c3 * (inv * (m0[k] - m1[k]));
+            float d = c3 * inv;
+            Lanes.AxpBypCz(c1, sample, -c2 - d, m0, d, m1, sample);
         }
         if (LowerOrderNums < SolverOrder) LowerOrderNums++;
         StepIndex = i + 1;

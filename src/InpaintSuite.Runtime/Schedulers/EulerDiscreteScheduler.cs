@@ -208,7 +208,8 @@ public sealed class EulerAncestralScheduler : EulerFamilyScheduler
         float up = MathF.Sqrt(to * to * (from * from - to * to) / (from * from));
         float down = MathF.Sqrt(MathF.Max(to * to - up * up, 0f));
         float dt = down - sigma;
-        for (int k = 0; k < sample.Length; k++) sample[k] += (sample[k] - pred[k]) / sigma * dt;
+        // x + (x - pred)/sigma·dt with the coefficients folded
+        Lanes.AxpBy(1f + dt / sigma, sample, -dt / sigma, pred, sample);
         var z = Buffer(ref _noise, sample.Length);
         source.NextGaussian(z);
         Lanes.AxpBy(1f, sample, up, z, sample);

@@ -61,7 +61,7 @@ public sealed class LcmScheduler : NoiseScheduler
         switch (Prediction)
         {
             case PredictionType.Epsilon:
-                for (int k = 0; k < pred.Length; k++) pred[k] = (sample[k] - sb * modelOutput[k]) / sa;
+                Lanes.AxpBy(1f / sa, sample, -sb / sa, modelOutput, pred);
                 break;
             case PredictionType.VPrediction:
                 Lanes.AxpBy(sa, sample, -sb, modelOutput, pred);

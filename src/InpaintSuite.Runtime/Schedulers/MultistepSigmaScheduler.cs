@@ -105,7 +105,7 @@ public abstract class MultistepSigmaScheduler : NoiseScheduler
         switch (Prediction)
         {
             case PredictionType.Epsilon:
-                for (int i = 0; i < x0.Length; i++) x0[i] = (sample[i] - sigmaT * modelOutput[i]) / alpha;
+                Lanes.AxpBy(1f / alpha, sample, -sigmaT / alpha, modelOutput, x0);
                 break;
             case PredictionType.VPrediction:
                 Lanes.AxpBy(alpha, sample, -sigmaT, modelOutput, x0);

@@ -98,24 +98,24 @@ public sealed class PndmScheduler : NoiseScheduler
         else if (_etsCount == 1 && _counter == 1)
         {
             var e = _ets[0]!;
-            for (int k = 0; k < len; k++) combined[k] = (modelOutput[k] + e[k]) / 2f;
+            Lanes.AxpBy(0.5f, modelOutput, 0.5f, e, combined);
             x = _curSample!;
         }
         else if (_etsCount == 2)
         {
             var e1 = _ets[1]!; var e2 = _ets[0]!;
-            for (int k = 0; k < len; k++) combined[k] = (3f * e1[k] - e2[k]) / 2f;
+            Lanes.AxpBy(1.5f, e1, -0.5f, e2, combined);
         }
         else if (_etsCount == 3)
         {
             var e1 = _ets[2]!; var e2 = _ets[1]!; var e3 = _ets[0]!;
-            for (int k = 0; k < len; k++) combined[k] = (23f * e1[k] - 16f * e2[k] + 5f * e3[k]) / 12f;
+            Lanes.AxpBypCz(23f / 12f, e1, -16f / 12f, e2, 5f / 12f, e3, combined);
         }
         else
         {
             var e1 = _ets[3]!; var e2 = _ets[2]!; var e3 = _ets[1]!; var e4 = _ets[0]!;
-            const float inv24 = 1f / 24f;
-            for (int k = 0; k < len; k++) combined[k] = inv24 * (55f * e1[k] - 59f * e2[k] + 37f * e3[k] - 9f * e4[k]);
+            Lanes.AxpBypCz(55f / 24f, e1, -59f / 24f, e2, 37f / 24f, e3, combined);
+            Lanes.AxpBy(1f, combined, -9f / 24f, e4, combined);
         }
         PrevSample(x, t, prevT, combined, sample);
         _counter++;
@@ -133,7 +133,7 @@ public sealed class PndmScheduler : NoiseScheduler
         float sampleCoeff = MathF.Sqrt(aPrev / aT);
         float denom = aT * MathF.Sqrt(bPrev) + MathF.Sqrt(aT * bT * aPrev);
         float diff = aPrev - aT;
-        for (int k = 0; k < destination.Length; k++) destination[k] = sampleCoeff * x[k] - diff * modelOutput[k] / denom;
+        Lanes.AxpBy(sampleCoeff, x, -diff / denom, modelOutput, destination);
     }
 
     public override void AddNoise(ReadOnlySpan<float> original, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>

@@ -89,7 +89,7 @@ public sealed class UniPcScheduler : MultistepSigmaScheduler
         float cm = (float)(alphaT * hPhi1);
         if (order == 1)
         {
-            for (int k = 0; k < x.Length; k++) x[k] = cx * x[k] - cm * m0[k];
+            Lanes.AxpBy(cx, x, -cm, m0, x);
             return;
         }
         var mi = History[0]!;
@@ -97,11 +97,9 @@ public sealed class UniPcScheduler : MultistepSigmaScheduler
         float rk = (lambdaSi - lambdaS0) / h;
         // rhos_p = [0.5] for order 2; pred_res = 0.5·D1, D1 = (mi - m0)/rk
         float cr = (float)(alphaT * bh);
-        for (int k = 0; k < x.Length; k++)
-        {
-            float d1 = (mi[k] - m0[k]) / rk;
-            x[k] = cx * x[k] - cm * m0[k] - cr * (0.5f * d1);
-        }
+        // x·cx - cm·m0 - cr·0.5·(mi - m0)/rk, coefficients folded
+        float q = cr * 0.5f / rk;
+        Lanes.AxpBypCz(cx, x, q - cm, m0, -q, mi, x);
     }
 
     /// <summary>UniC corrector at step i: refines this_sample using the new x0 (modelT) and the last predictor's input.</summary>
@@ -119,7 +117,8 @@ public sealed class UniPcScheduler : MultistepSigmaScheduler
         if (order <= 1)
         {
             // rhos_c = [0.5]
-            for (int k = 0; k < x.Length; k++) x[k] = cx * last[k] - cm * m0[k] - cr * (0.5f * (modelT[k] - m0[k]));
+            float h1 = cr * 0.5f;
+            Lanes.AxpBypCz(cx, last, h1 - cm, m0, -h1, modelT, x);
             return;
         }
         var mi = History[0]!;
@@ -128,10 +127,9 @@ public sealed class UniPcScheduler : MultistepSigmaScheduler
         // rhos_c = solve([[1, 1], [rk, 1]], [b1, b2])
         double c0 = (b1 - b2) / (1.0 - rk);
         float rho0 = (float)c0, rho1 = (float)(b1 - c0);
-        for (int k = 0; k < x.Length; k++)
-        {
-            float d1 = (mi[k] - m0[k]) / rk;
-            x[k] = cx * last[k] - cm * m0[k] - cr * (rho0 * d1 + rho1 * (modelT[k] - m0[k]));
-        }
+        // cx·last - cm·m0 - cr·(rho0·(mi - m0)/rk + rho1·(mt - m0)), coefficients folded
+        float a = cr * rho0 / rk, b = cr * rho1;
+        Lanes.AxpBypCz(cx, last, a + b - cm, m0, -a, mi, x);
+        Lanes.AxpBy(1f, x, -b, modelT, x);
     }
 }
