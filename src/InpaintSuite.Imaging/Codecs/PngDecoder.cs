@@ -233,7 +233,15 @@ public static class PngDecoder
         private void Refill()
         {
             _pos = 0;
-            _len = z.Read(_buf, 0, _buf.Length);
+            try
+            {
+                _len = z.Read(_buf, 0, _buf.Length);
+            }
+            catch (IOException e) when (e is not EndOfStreamException)
+            {
+                // zlib reports corrupt streams as ZLibException (an IOException); callers expect InvalidDataException.
+                throw new InvalidDataException("PNG image data is not a valid zlib stream: " + e.Message, e);
+            }
             if (_len <= 0) { _len = 0; throw new EndOfStreamException(); }
         }
     }
