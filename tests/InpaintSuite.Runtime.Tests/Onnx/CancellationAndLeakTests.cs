@@ -102,19 +102,25 @@ public sealed class CancellationAndLeakTests(ITestOutputHelper output)
         }
         // Warm-up until allocator pools settle (measured: RSS plateaus after a few hundred cycles).
         for (int i = 0; i < 300; i++) Cycle();
-        var (rss0, native0, live0) = Memory();
-        var sw = Stopwatch.StartNew();
-        for (int i = 0; i < 1000; i++) Cycle();
-        sw.Stop();
-        var (rss1, native1, live1) = Memory();
+        // Two consecutive windows of 1000 cycles: a real leak (>= 64 KB per cycle) grows both by >= 64 MB, while the
+        // native allocator's one-off pool growth (seen once in a CI run: +36 MB) lands in at most one of them.
         static string Mb(long b) => (b / 1048576.0).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
-        var nativeGrowthMb = (native1 - native0) / 1048576.0;
-        var liveGrowthMb = (live1 - live0) / 1048576.0;
-        // RSS itself also counts heap space the GC keeps committed for reuse, which is not a leak.
-        output.WriteLine($"1000 create/run/dispose cycles, {sw.Elapsed.TotalMilliseconds / 1000:F2} ms/cycle: RSS {Mb(rss0)} -> {Mb(rss1)} MB; " +
-                         $"RSS minus GC-committed heap (native) {Mb(native0)} -> {Mb(native1)} MB; live managed {Mb(live0)} -> {Mb(live1)} MB");
-        Assert.True(nativeGrowthMb < 8, $"native memory grew {nativeGrowthMb:F1} MB over 1000 create/run/dispose cycles");
-        Assert.True(liveGrowthMb < 8, $"live managed memory grew {liveGrowthMb:F1} MB over 1000 create/run/dispose cycles");
+        double bestNative = double.MaxValue, bestLive = double.MaxValue;
+        for (int window = 0; window < 2; window++)
+        {
+            var (rss0, native0, live0) = Memory();
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < 1000; i++) Cycle();
+            sw.Stop();
+            var (rss1, native1, live1) = Memory();
+            bestNative = Math.Min(bestNative, (native1 - native0) / 1048576.0);
+            bestLive = Math.Min(bestLive, (live1 - live0) / 1048576.0);
+            // RSS itself also counts heap space the GC keeps committed for reuse, which is not a leak.
+            output.WriteLine($"window {window}: 1000 create/run/dispose cycles, {sw.Elapsed.TotalMilliseconds / 1000:F2} ms/cycle: RSS {Mb(rss0)} -> {Mb(rss1)} MB; " +
+                             $"RSS minus GC-committed heap (native) {Mb(native0)} -> {Mb(native1)} MB; live managed {Mb(live0)} -> {Mb(live1)} MB");
+        }
+        Assert.True(bestNative < 8, $"native memory grew {bestNative:F1} MB over 1000 create/run/dispose cycles (both windows)");
+        Assert.True(bestLive < 8, $"live managed memory grew {bestLive:F1} MB over 1000 create/run/dispose cycles (both windows)");
     }
 
     /// <summary>Resident set size, and the same minus the GC's committed heap (≈ native memory).</summary>
