@@ -75,6 +75,16 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData("lots")]
+    [InlineData("6 parsecs")]
+    public async Task Serve_rejects_a_model_memory_it_cannot_read(string size)
+    {
+        var (code, _, err) = await Cli("serve", "--port", "0", "--bridge-port", "-1", "--model-memory", size);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--model-memory", err);
+    }
+
+    [Theory]
     [InlineData("fill")]
     [InlineData("auto")]
     public async Task Inpaint_writes_output_untouched_outside_mask(string engine)

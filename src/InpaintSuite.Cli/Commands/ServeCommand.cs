@@ -1,5 +1,7 @@
 using System.CommandLine;
 using InpaintSuite.Daemon;
+using InpaintSuite.Pipelines;
+using InpaintSuite.Runtime.Models;
 
 namespace InpaintSuite.Cli.Commands;
 
@@ -14,7 +16,9 @@ internal static class ServeCommand
         var models = new Option<string?>("--models") { Description = "Models folder." };
         var workers = new Option<int>("--workers") { Description = "CPU worker count.", DefaultValueFactory = _ => 1 };
         var portFile = new Option<string?>("--port-file") { Description = "Write the bound ports as JSON to this file once listening (for scripts using ephemeral ports)." };
-        var cmd = new Command("serve", "Run the daemon (gRPC on --port, JSON bridge on --bridge-port).") { host, port, bridgePort, models, workers, portFile };
+        var modelMemory = new Option<string?>("--model-memory") { Description = "Memory for loaded models (e.g. 6GiB, 512MiB, bytes, 50%, unlimited); least recently used models are released past it. Default: half of physical memory." };
+        var warmUp = new Option<string>("--warm-up") { Description = "Model to load right after start: auto (the default inpaint model), a model name, or none.", DefaultValueFactory = _ => EngineNames.Auto };
+        var cmd = new Command("serve", "Run the daemon (gRPC on --port, JSON bridge on --bridge-port).") { host, port, bridgePort, models, workers, portFile, modelMemory, warmUp };
         cmd.SetAction(async (parse, ct) =>
         {
             var options = new DaemonOptions
@@ -24,11 +28,18 @@ internal static class ServeCommand
                 BridgePort = parse.GetValue(bridgePort),
                 ModelsDirectory = parse.GetValue(models) ?? EngineSetup.DefaultModelsDirectory(),
                 Workers = Math.Max(1, parse.GetValue(workers)),
+                WarmUpModel = parse.GetValue(warmUp)!,
             };
+            if (parse.GetValue(modelMemory) is { } mm)
+            {
+                try { options.ModelMemoryBudget = ModelMemory.ParseSize(mm); }
+                catch (FormatException e) { throw new UsageException("--model-memory: " + e.Message); }
+            }
             if (options.GrpcPort is < 0 or > 65535) throw new UsageException("--port must be 0..65535");
             if (options.BridgePort is < -1 or > 65535) throw new UsageException("--bridge-port must be -1..65535");
             Runtime.Onnx.OnnxRuntimeLog.Sink = message => io.Err.WriteLine("inpaintsuite: onnxruntime " + message);
-            await using var engines = EngineSetup.Create(options.ModelsDirectory);
+            await using var engines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
+            options.Engines = engines;
             options.Runner = engines.Runner;
             options.Catalog = engines.Catalog;
             await using var daemon = await DaemonHost.StartAsync(options, ct);
