@@ -84,6 +84,15 @@ public sealed class CliTests : IDisposable
         Assert.Contains("--model-memory", err);
     }
 
+    [Fact]
+    public async Task Serve_takes_the_model_memory_and_warm_up_flags_into_its_configuration()
+    {
+        var (code, o, err) = await Cli("serve", "--model-memory", "6GiB", "--warm-up", "none", "--print-config");
+        Assert.True(code == ExitCodes.Ok, err);
+        Assert.Matches(@"Daemon:ModelMemoryBudget = 6442450944\s+# command line --model-memory", o);
+        Assert.Matches(@"Daemon:WarmUpModel = none\s+# command line --warm-up", o);
+    }
+
     [Theory]
     [InlineData("fill")]
     [InlineData("auto")]

@@ -39,7 +39,7 @@ public sealed class ModelSessionCache : ModelCache<ModelSessionKey, InferenceSes
         Acquire(new ModelSessionKey(path, options), cancellationToken);
 }
 
-/// <summary>Memory sizes for the model cache: the cost estimate, the default budget, and parsing "6GiB"-style values.</summary>
+/// <summary>Memory sizes for the model cache: the cost estimate and the default budget.</summary>
 public static class ModelMemory
 {
     /// <summary>
@@ -77,39 +77,6 @@ public static class ModelMemory
     /// With a GPU provider the weights live in video memory instead: set the budget to fit the card.
     /// </summary>
     public static long DefaultBudget() => Math.Max(1L << 30, PhysicalMemory / 2);
-
-    /// <summary>
-    /// Parses a size: plain bytes ("3000000000"), binary units ("6GiB", "512MiB", "64KiB"; "6G"/"6GB" mean the same
-    /// binary units, as memory sizes usually do), a percentage of physical memory ("50%"), or "unlimited".
-    /// </summary>
-    public static long ParseSize(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var s = text.Trim();
-        if (s.Equals("unlimited", StringComparison.OrdinalIgnoreCase)) return long.MaxValue;
-        if (s.EndsWith('%'))
-        {
-            if (!double.TryParse(s[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var pct) || !(pct > 0 && pct <= 100))
-                throw new FormatException($"'{text}' is not a percentage in (0, 100]");
-            return (long)(PhysicalMemory * pct / 100);
-        }
-        int split = s.Length;
-        while (split > 0 && char.IsLetter(s[split - 1])) split--;
-        var unit = s[split..].ToUpperInvariant();
-        long multiplier = unit switch
-        {
-            "" or "B" => 1,
-            "K" or "KB" or "KIB" => 1L << 10,
-            "M" or "MB" or "MIB" => 1L << 20,
-            "G" or "GB" or "GIB" => 1L << 30,
-            "T" or "TB" or "TIB" => 1L << 40,
-            _ => throw new FormatException($"'{text}': unknown unit '{s[split..]}' (use bytes, KiB, MiB, GiB, TiB or a percentage)"),
-        };
-        if (!double.TryParse(s[..split].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !(value >= 0) || double.IsInfinity(value))
-            throw new FormatException($"'{text}' is not a size (e.g. 6GiB, 512MiB, 50%)");
-        double bytes = value * multiplier;
-        return bytes >= long.MaxValue ? long.MaxValue : (long)bytes;
-    }
 
     /// <summary>"1.5 GiB", "300 MiB", "12 KiB", "512 B"; long.MaxValue is "unlimited".</summary>
     public static string Format(long bytes)

@@ -21,6 +21,7 @@ namespace InpaintSuite.Pipelines.Tests.Diffusion;
 public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHelper output)
 {
     private const int Components = 4;
+    private const long OneGiB = 1L << 30;
 
     private sealed class Served(EngineSetup setup, DaemonHost host) : IAsyncDisposable
     {
@@ -88,7 +89,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     [Fact]
     public async Task Sessions_load_once_and_are_reused_by_later_jobs()
     {
-        await using var s = await Serve(ModelMemory.ParseSize("1GiB"), warmUp: "none");
+        await using var s = await Serve(OneGiB, warmUp: "none");
         using var client = s.Client();
         Assert.Equal(0, s.Cache.Statistics.Loads);
         await Inpaint(client, "tiny-sd-inpaint");
@@ -135,7 +136,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     [Fact]
     public async Task Warm_up_loads_the_auto_inpaint_model_before_the_first_job()
     {
-        await using var s = await Serve(ModelMemory.ParseSize("1GiB"), warmUp: "auto");
+        await using var s = await Serve(OneGiB, warmUp: "auto");
         using var client = s.Client();
         // Health answers at once; warm-up runs behind it.
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await client.CheckHealthAsync()).Status);
@@ -151,19 +152,19 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     [Fact]
     public async Task Warm_up_takes_a_model_name_and_none_loads_nothing()
     {
-        await using (var named = await Serve(ModelMemory.ParseSize("1GiB"), warmUp: "tiny-sd-base"))
+        await using (var named = await Serve(OneGiB, warmUp: "tiny-sd-base"))
         {
             await named.Host.WarmUp.WaitAsync(TimeSpan.FromMinutes(1));
             Assert.True(IsLoaded(named, "tiny-sd-base"));
             Assert.False(IsLoaded(named, "tiny-sd-inpaint"));
         }
-        await using (var none = await Serve(ModelMemory.ParseSize("1GiB"), warmUp: "none"))
+        await using (var none = await Serve(OneGiB, warmUp: "none"))
         {
             await none.Host.WarmUp.WaitAsync(TimeSpan.FromMinutes(1));
             Assert.Equal(0, none.Cache.Statistics.Loads);
         }
         // A name that is not installed: the daemon still serves (the warning is logged), nothing loads.
-        await using var typo = await Serve(ModelMemory.ParseSize("1GiB"), warmUp: "tiny-sd-inpant");
+        await using var typo = await Serve(OneGiB, warmUp: "tiny-sd-inpant");
         await typo.Host.WarmUp.WaitAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(0, typo.Cache.Statistics.Loads);
         using var client = typo.Client();
@@ -173,7 +174,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     [Fact]
     public async Task A_job_arriving_during_warm_up_waits_for_the_same_load()
     {
-        await using var s = await Serve(ModelMemory.ParseSize("1GiB"), warmUp: "auto");
+        await using var s = await Serve(OneGiB, warmUp: "auto");
         using var client = s.Client();
         // Sent straight after start, while warm-up is (usually) still loading; either way nothing loads twice.
         var result = await Inpaint(client, "tiny-sd-inpaint");
@@ -188,7 +189,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     public async Task Concurrent_first_requests_for_a_cold_model_cause_exactly_one_load()
     {
         const int clients = 8;
-        await using var s = await Serve(ModelMemory.ParseSize("1GiB"), warmUp: "none", workers: 4);
+        await using var s = await Serve(OneGiB, warmUp: "none", workers: 4);
         var clientsList = Enumerable.Range(0, clients).Select(_ => s.Client()).ToList();
         try
         {
@@ -211,7 +212,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
         // Not a benchmark (the machine is shared): prints the two first-job latencies and checks the loads moved.
         async Task<(double FirstJobMs, long LoadsDuringJob)> FirstJob(string warmUp)
         {
-            await using var s = await Serve(ModelMemory.ParseSize("1GiB"), warmUp);
+            await using var s = await Serve(OneGiB, warmUp);
             await s.Host.WarmUp.WaitAsync(TimeSpan.FromMinutes(1));
             using var client = s.Client();
             long before = s.Cache.Statistics.Loads;
