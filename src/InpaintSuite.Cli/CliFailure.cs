@@ -9,6 +9,7 @@ internal sealed record CliFailure(string Message, int ExitCode)
     public static CliFailure? Classify(Exception e) => e switch
     {
         UsageException u => new(u.Message, ExitCodes.Usage),
+        Daemon.DaemonConfigurationException c => new(c.Message, ExitCodes.Usage),
         Runtime.Models.Install.ModelInstallException m => new(m.Message, ExitCodes.Failed),
         InvalidRequestException r => new(r.Message, ExitCodes.Usage),
         EngineNotFoundException n => new($"{n.Message} (see 'inpaintsuite models')", ExitCodes.Usage),

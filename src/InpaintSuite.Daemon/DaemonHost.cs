@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -40,6 +41,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
         var auth = DaemonAuth.Resolve(options);
         options.AuthToken = auth.Token;
         TokenFile = auth.TokenFile;
+        var tls = DaemonTls.Load(options);
+        Tls = tls != null;
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -67,6 +70,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
             k.Listen(address, options.GrpcPort, lo =>
             {
                 lo.Protocols = HttpProtocols.Http2;
+                // TLS first, so the HTTP/1.x check below sees decrypted bytes; HTTP/2-only means ALPN h2.
+                if (tls != null) lo.UseHttps(HttpsOptions(tls));
                 // Answer HTTP/1.x on the gRPC port with 426 instead of an HTTP/2 GOAWAY.
                 lo.Use(next => ctx => Http1Rejector.RunAsync(ctx, next));
                 grpc = lo;
@@ -75,6 +80,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
                 k.Listen(address, options.BridgePort, lo =>
                 {
                     lo.Protocols = HttpProtocols.Http1;
+                    if (tls != null) lo.UseHttps(HttpsOptions(tls));
                     bridge = lo;
                 });
         });
@@ -114,9 +120,21 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     public int BridgePort { get; private set; } = -1;
 
-    public Uri GrpcAddress => new($"http://{UriHost}:{GrpcPort}");
+    /// <summary>True when both ports speak TLS (<see cref="DaemonOptions.TlsCertificate"/>).</summary>
+    public bool Tls { get; }
 
-    public Uri BridgeAddress => new($"http://{UriHost}:{BridgePort}");
+    public Uri GrpcAddress => new($"{Scheme}://{UriHost}:{GrpcPort}");
+
+    public Uri BridgeAddress => new($"{Scheme}://{UriHost}:{BridgePort}");
+
+    private string Scheme => Tls ? "https" : "http";
+
+    private static HttpsConnectionAdapterOptions HttpsOptions(DaemonTls.ServerCertificate tls) => new()
+    {
+        ServerCertificate = tls.Certificate,
+        ServerCertificateChain = tls.Chain.Count > 0 ? tls.Chain : null,
+        ClientCertificateMode = ClientCertificateMode.NoCertificate,
+    };
 
     private string UriHost
     {
@@ -138,6 +156,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         if (host._bridgeListen != null) host.BridgePort = ((IPEndPoint)host._bridgeListen.EndPoint).Port;
         host.LogListening(host.GrpcAddress.ToString(), host._bridgeListen == null ? "off" : host.BridgeAddress.ToString(), options.AuthToken != null);
         if (host.TokenFile != null) host.LogToken(host.TokenFile);
+        if (!host.Tls && !DaemonAuth.IsLoopbackHost(options.Host)) host.LogCleartextToken(options.Host);
         return host;
     }
 
@@ -202,6 +221,9 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "bearer token for non-loopback clients: {TokenFile}")]
     private partial void LogToken(string tokenFile);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "listening on {Host} without TLS: the bearer token and images travel in clear; set Daemon:TlsCertificate (serve --tls-cert/--tls-key) for use beyond this machine")]
+    private partial void LogCleartextToken(string host);
 
     /// <summary>Peeks at a new connection on the gRPC port: not the HTTP/2 preface means HTTP/1.x, answered 426.</summary>
     private static class Http1Rejector
