@@ -91,7 +91,8 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
         }
     }
 
-    private static Imaging.RgbaImage ContentAwarePreFill(Imaging.RgbaImage image, Imaging.Mask mask) => ContentAwareFill.Fill(image, mask);
+    private static Imaging.RgbaImage ContentAwarePreFill(Imaging.RgbaImage image, Imaging.Mask mask, CancellationToken ct) =>
+        ContentAwareFill.Fill(image, mask, cancellationToken: ct);
 
     /// <summary>A cheap fingerprint of the folder: sub-folder names and their model_index.json times.</summary>
     private static string Stamp(string dir)

@@ -27,9 +27,9 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     private readonly Lazy<TextConditioner> _text;
     private readonly SchedulerConfig _schedulerConfig;
     private readonly string _defaultScheduler;
-    private readonly Func<RgbaImage, Mask, RgbaImage>? _contentAwarePreFill;
+    private readonly Func<RgbaImage, Mask, CancellationToken, RgbaImage>? _contentAwarePreFill;
 
-    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null)
+    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, CancellationToken, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null)
     {
         _model = new DiffusionModel(entry, sessionOptions);
         _text = new Lazy<TextConditioner>(() => new TextConditioner(_model, ClipTokenizer.FromDirectory(entry.TokenizerDirectory!)));
@@ -121,7 +121,10 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         // A 9-channel UNet at strength 1 never sees the hole's pixels (masked image = 0 there): no pre-fill needed.
         bool prefill = mode == SamplerMode.InpaintLatentBlend || (mode == SamplerMode.Inpaint && strength < 1f);
         if (prefill)
-            work = PreFillRegion(work, req.Mask, req.MaskOptions.FillMode, req.Operation, req.Seed);
+        {
+            work = PreFillRegion(work, req.Mask, req.MaskOptions.FillMode, req.Operation, req.Seed, ct);
+            ct.ThrowIfCancellationRequested();
+        }
 
         progress?.Report(new OperationProgress(0, steps, "encode"));
         var scaled = Resampler.Resize(work, gw, gh, ResampleFilter.Lanczos3);
@@ -221,13 +224,14 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         return (w, h);
     }
 
-    private RgbaImage PreFillRegion(RgbaImage work, Mask mask, FillMode mode, Operation op, ulong seed)
+    private RgbaImage PreFillRegion(RgbaImage work, Mask mask, FillMode mode, Operation op, ulong seed, CancellationToken ct)
     {
         var effective = mode == FillMode.Default ? (op == Operation.Outpaint ? FillMode.ContentAware : FillMode.Blur) : mode;
         if (effective == FillMode.ContentAware)
         {
             if (_contentAwarePreFill != null && !mask.IsFull)
-                return PixelConversions.ConvertDepth(_contentAwarePreFill(PixelConversions.ConvertDepth(work, PixelDepth.U8), mask), PixelDepth.F32);
+                // A content-aware pre-fill of a large region takes seconds: it must stop on cancel like a denoising step.
+                return PixelConversions.ConvertDepth(_contentAwarePreFill(PixelConversions.ConvertDepth(work, PixelDepth.U8), mask, ct), PixelDepth.F32);
             effective = FillMode.Blur;
         }
         var pm = effective switch
