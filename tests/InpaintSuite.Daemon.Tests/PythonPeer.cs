@@ -18,10 +18,10 @@ public static class PythonPeer
         Assert.True(File.Exists("/usr/bin/protoc") || File.Exists("/usr/local/bin/protoc"), "protoc not found: apt-get install protobuf-compiler");
     }
 
-    public static JsonElement Client(Uri address, string scenario, params string[] args) => Client(address, null, scenario, args);
+    public static JsonElement Client(Uri address, string scenario, params string[] args) => TlsClient(address, null, scenario, args);
 
     /// <summary>With <paramref name="caPem"/>: over TLS trusting those roots (grpc.ssl_channel_credentials).</summary>
-    public static JsonElement Client(Uri address, string? caPem, string scenario, params string[] args)
+    public static JsonElement TlsClient(Uri address, string? caPem, string scenario, params string[] args)
     {
         Require();
         var env = caPem == null ? null : new Dictionary<string, string> { ["INPAINTSUITE_PEER_CA"] = caPem };

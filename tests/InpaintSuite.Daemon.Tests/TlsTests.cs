@@ -60,13 +60,13 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     public async Task Python_grpcio_with_ssl_channel_credentials_and_the_token()
     {
         await using var d = await StartTls();
-        var ok = PythonPeer.Client(d.Host.GrpcAddress, certs.CaPem, "token", Token);
+        var ok = PythonPeer.TlsClient(d.Host.GrpcAddress, certs.CaPem, "token", Token);
         Assert.Equal("OK", ok.GetProperty("status").GetString());
         Assert.True(ok.GetProperty("patch_ok").GetBoolean());
-        Assert.Equal("UNAUTHENTICATED", PythonPeer.Client(d.Host.GrpcAddress, certs.CaPem, "token", "").GetProperty("status").GetString());
-        Assert.Equal("SERVING", PythonPeer.Client(d.Host.GrpcAddress, certs.CaPem, "health").GetProperty("serving").GetString());
+        Assert.Equal("UNAUTHENTICATED", PythonPeer.TlsClient(d.Host.GrpcAddress, certs.CaPem, "token", "").GetProperty("status").GetString());
+        Assert.Equal("SERVING", PythonPeer.TlsClient(d.Host.GrpcAddress, certs.CaPem, "health").GetProperty("serving").GetString());
         // Trusting another CA: the handshake fails, so the call never reaches the daemon.
-        Assert.Equal("UNAVAILABLE", PythonPeer.Client(d.Host.GrpcAddress, certs.OtherCaPem, "token", Token).GetProperty("status").GetString());
+        Assert.Equal("UNAVAILABLE", PythonPeer.TlsClient(d.Host.GrpcAddress, certs.OtherCaPem, "token", Token).GetProperty("status").GetString());
     }
 
     [Fact]
