@@ -166,18 +166,18 @@ public static class DaemonConfiguration
         foreach (var e in entries)
         {
             string line = $"{e.Key} = {Shown(e)}";
-            sb.Append(line.PadRight(width)).Append("  # ").Append(e.Source).Append('\n');
+            sb.Append(line.PadRight(width)).Append("  # ").Append(e.Source).Append(e.Secret ? "" : Readable(e)).Append('\n');
         }
         return sb.ToString();
 
-        static string Shown(ConfigEntry e) => e.Secret && e.Value.Length > 0 ? "(set, redacted)" : e.Value.Length == 0 ? "(none)" : e.Value + Readable(e);
+        static string Shown(ConfigEntry e) => e.Secret && e.Value.Length > 0 ? "(set, redacted)" : e.Value.Length == 0 ? "(none)" : e.Value;
 
-        // Byte counts also in binary units, so "339738624" reads as 324 MiB.
+        // Byte counts also in binary units (in the comment, so the value stays what a file would hold).
         static string Readable(ConfigEntry e)
         {
             if (!(e.Key.Contains("Bytes", StringComparison.Ordinal) || e.Key.Contains("Memory", StringComparison.Ordinal) || e.Key.Contains("Budget", StringComparison.Ordinal))
                 || !long.TryParse(e.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1024 * 1024) return "";
-            return n >= 1L << 30 ? $" ({(n / (double)(1L << 30)).ToString("0.##", CultureInfo.InvariantCulture)} GiB)" : $" ({(n / (double)(1 << 20)).ToString("0.##", CultureInfo.InvariantCulture)} MiB)";
+            return n >= 1L << 30 ? $"; = {(n / (double)(1L << 30)).ToString("0.##", CultureInfo.InvariantCulture)} GiB" : $"; = {(n / (double)(1 << 20)).ToString("0.##", CultureInfo.InvariantCulture)} MiB";
         }
     }
 

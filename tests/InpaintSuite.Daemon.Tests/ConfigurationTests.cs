@@ -136,7 +136,7 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Contains("Daemon:AuthToken = (set, redacted)", text);
         Assert.Contains("absent.json  (absent)", text);
         Assert.Matches(@"Daemon:MaxBatch = 8\s+# default", text);
-        Assert.Matches(@"Daemon:MaxMessageBytes = \d+ \(324 MiB\)\s+# default", text);
+        Assert.Matches(@"Daemon:MaxMessageBytes = \d+\s+# default; = 324 MiB", text);
     }
 
     [Theory]
