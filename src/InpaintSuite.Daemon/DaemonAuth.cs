@@ -17,7 +17,10 @@ public static class DaemonAuth
     }
 
     /// <summary>%APPDATA%\inpaintsuite\token on Windows, $XDG_CONFIG_HOME/inpaintsuite/token or ~/.config/inpaintsuite/token elsewhere.</summary>
-    public static string DefaultTokenFile()
+    public static string DefaultTokenFile() => Path.Combine(ConfigDirectory(), "token");
+
+    /// <summary>%APPDATA%\inpaintsuite on Windows, $XDG_CONFIG_HOME/inpaintsuite or ~/.config/inpaintsuite elsewhere (token, appsettings.json).</summary>
+    public static string ConfigDirectory()
     {
         string dir;
         if (OperatingSystem.IsWindows()) dir = Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData);
@@ -26,7 +29,7 @@ public static class DaemonAuth
             var xdg = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
             dir = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config");
         }
-        return Path.Combine(dir, "inpaintsuite", "token");
+        return Path.Combine(dir, "inpaintsuite");
     }
 
     public static (string? Token, string? TokenFile) Resolve(DaemonOptions options)

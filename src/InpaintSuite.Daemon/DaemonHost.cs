@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -40,6 +41,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
         var auth = DaemonAuth.Resolve(options);
         options.AuthToken = auth.Token;
         TokenFile = auth.TokenFile;
+        var tls = DaemonTls.Load(options);
+        Tls = tls != null;
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -67,6 +70,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
             k.Listen(address, options.GrpcPort, lo =>
             {
                 lo.Protocols = HttpProtocols.Http2;
+                // TLS first, so the HTTP/1.x check below sees decrypted bytes; HTTP/2-only means ALPN h2.
+                if (tls != null) lo.UseHttps(HttpsOptions(tls));
                 // Answer HTTP/1.x on the gRPC port with 426 instead of an HTTP/2 GOAWAY.
                 lo.Use(next => ctx => Http1Rejector.RunAsync(ctx, next));
                 grpc = lo;
@@ -75,6 +80,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
                 k.Listen(address, options.BridgePort, lo =>
                 {
                     lo.Protocols = HttpProtocols.Http1;
+                    if (tls != null) lo.UseHttps(HttpsOptions(tls));
                     bridge = lo;
                 });
         });
@@ -83,9 +89,16 @@ public sealed partial class DaemonHost : IAsyncDisposable
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon");
         _health = new HealthState();
         // No runner given: the same engines the CLI composes (fill, content-aware, installed models).
-        if (options.Runner == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory);
-        var runner = options.Runner ?? _ownedEngines!.Runner;
-        var catalog = options.Catalog ?? _ownedEngines?.Catalog ?? new StaticEngineCatalog();
+        if (options.Runner == null && options.Engines == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
+        Engines = options.Engines ?? _ownedEngines;
+        var runner = options.Runner ?? Engines!.Runner;
+        var catalog = options.Catalog ?? Engines?.Catalog ?? new StaticEngineCatalog();
+        if (Engines != null)
+        {
+            var modelLog = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Models");
+            var previous = Engines.SessionCache.Observer;
+            Engines.SessionCache.Observer = e => { previous?.Invoke(e); ModelCacheLog.Write(modelLog, e); };
+        }
         _queue = new JobQueue(runner, options.Workers, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Jobs"));
         Service = new InpainterService(_queue, options, catalog, _health);
         var grpcEndpoint = new GrpcEndpoint(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Grpc"), _shutdown.Token);
@@ -107,6 +120,12 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     public JobQueue Queue => _queue;
 
+    /// <summary>The engines served (with the shared session cache), when the daemon composed or was given them.</summary>
+    public EngineSetup? Engines { get; }
+
+    /// <summary>The background warm-up (completed at once when there is nothing to warm); never faults.</summary>
+    public Task WarmUp { get; private set; } = Task.CompletedTask;
+
     /// <summary>The token file in use when auth is on because of a non-loopback host (null otherwise).</summary>
     public string? TokenFile { get; }
 
@@ -114,9 +133,21 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     public int BridgePort { get; private set; } = -1;
 
-    public Uri GrpcAddress => new($"http://{UriHost}:{GrpcPort}");
+    /// <summary>True when both ports speak TLS (<see cref="DaemonOptions.TlsCertificate"/>).</summary>
+    public bool Tls { get; }
 
-    public Uri BridgeAddress => new($"http://{UriHost}:{BridgePort}");
+    public Uri GrpcAddress => new($"{Scheme}://{UriHost}:{GrpcPort}");
+
+    public Uri BridgeAddress => new($"{Scheme}://{UriHost}:{BridgePort}");
+
+    private string Scheme => Tls ? "https" : "http";
+
+    private static HttpsConnectionAdapterOptions HttpsOptions(DaemonTls.ServerCertificate tls) => new()
+    {
+        ServerCertificate = tls.Certificate,
+        ServerCertificateChain = tls.Chain.Count > 0 ? tls.Chain : null,
+        ClientCertificateMode = ClientCertificateMode.NoCertificate,
+    };
 
     private string UriHost
     {
@@ -138,6 +169,9 @@ public sealed partial class DaemonHost : IAsyncDisposable
         if (host._bridgeListen != null) host.BridgePort = ((IPEndPoint)host._bridgeListen.EndPoint).Port;
         host.LogListening(host.GrpcAddress.ToString(), host._bridgeListen == null ? "off" : host.BridgeAddress.ToString(), options.AuthToken != null);
         if (host.TokenFile != null) host.LogToken(host.TokenFile);
+        if (!host.Tls && !DaemonAuth.IsLoopbackHost(options.Host)) host.LogCleartextToken(options.Host);
+        // After listening: health answers SERVING while the default model loads; a job for it waits for that load.
+        if (host.Engines != null) host.WarmUp = host.WarmUpAsync(host.Engines, options.WarmUpModel, host._shutdown.Token);
         return host;
     }
 
@@ -190,6 +224,32 @@ public sealed partial class DaemonHost : IAsyncDisposable
         _shutdown.Dispose();
     }
 
+    private async Task WarmUpAsync(EngineSetup engines, string? spec, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(spec) || spec.Equals("none", StringComparison.OrdinalIgnoreCase)) return;
+        await Task.Yield();
+        try
+        {
+            var engine = engines.ResolveWarmUp(spec);
+            if (engine == null)
+            {
+                LogWarmUpNothing(spec);
+                return;
+            }
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            await Task.Run(() => engine.WarmUp(ct), ct).ConfigureAwait(false);
+            LogWarmedUp(engine.Name, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds, engines.SessionCache.Statistics.ToString());
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && ct.IsCancellationRequested)
+        {
+            // Shutting down before the model finished loading.
+        }
+        catch (Exception e)
+        {
+            LogWarmUpFailed(spec, e.Message);
+        }
+    }
+
     internal static IPAddress ParseHost(string host) => host switch
     {
         "localhost" or "" => IPAddress.Loopback,
@@ -202,6 +262,18 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "bearer token for non-loopback clients: {TokenFile}")]
     private partial void LogToken(string tokenFile);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "warm-up: {Model} loaded in {Milliseconds:F0} ms ({Cache})")]
+    private partial void LogWarmedUp(string model, double milliseconds, string cache);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "warm-up '{Spec}': no diffusion model installed, nothing to load")]
+    private partial void LogWarmUpNothing(string spec);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "warm-up '{Spec}' failed: {Reason}")]
+    private partial void LogWarmUpFailed(string spec, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "listening on {Host} without TLS: the bearer token and images travel in clear; set Daemon:TlsCertificate (serve --tls-cert/--tls-key) for use beyond this machine")]
+    private partial void LogCleartextToken(string host);
 
     /// <summary>Peeks at a new connection on the gRPC port: not the HTTP/2 preface means HTTP/1.x, answered 426.</summary>
     private static class Http1Rejector

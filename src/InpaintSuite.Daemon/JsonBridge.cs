@@ -13,17 +13,29 @@ namespace InpaintSuite.Daemon;
 /// <summary>
 /// The JSON bridge (HTTP/1.1) for clients without gRPC: proto3 JSON request bodies, NDJSON event
 /// streams, errors as HTTP status + {"code","status","message"}. Same service, validation and jobs as gRPC.
+/// Deadlines: a <c>grpc-timeout</c> header (gRPC's format, e.g. <c>1500m</c>, <c>2S</c>) or <c>x-timeout-ms</c>
+/// (whole milliseconds); with both, the earlier wins. Passed before the stream starts: 504 DEADLINE_EXCEEDED;
+/// after: a last line {"error":{"status":"DEADLINE_EXCEEDED",...}}. Either way the job is cancelled.
 /// </summary>
 public sealed partial class JsonBridge(InpainterService service, DaemonOptions options, ILogger logger, CancellationToken shutdown)
 {
     public const string NdjsonContentType = "application/x-ndjson";
+
+    /// <summary>Deadline header for clients that cannot format grpc-timeout: whole milliseconds from receipt.</summary>
+    public const string TimeoutMsHeader = "x-timeout-ms";
+
+    /// <summary>Longer timeouts than this (CancelAfter's range) mean no deadline.</summary>
+    private static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(24);
 
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
     private static readonly JsonFormatter Formatter = JsonFormatter.Default;
 
     public async Task HandleAsync(HttpContext ctx)
     {
-        var state = new CallState { ClientAborted = ctx.RequestAborted, Shutdown = shutdown };
+        using var deadlineCts = new CancellationTokenSource();
+        var state = new CallState { ClientAborted = ctx.RequestAborted, Deadline = deadlineCts.Token, Shutdown = shutdown };
+        using var callCts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, deadlineCts.Token);
+        var call = callCts.Token;
         var path = ctx.Request.Path.Value ?? "";
         try
         {
@@ -37,11 +49,11 @@ public sealed partial class JsonBridge(InpainterService service, DaemonOptions o
             }
             Func<Task>? route = (path, isPost, isGet) switch
             {
-                ("/v1/inpaint", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.InpaintRequest.Parser))),
-                ("/v1/outpaint", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.OutpaintRequest.Parser))),
-                ("/v1/img2img", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.ImageToImageRequest.Parser))),
-                ("/v1/depth", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.DepthToImageRequest.Parser))),
-                ("/v1/cancel", true, _) => async () => await WriteJsonAsync(ctx, 200, service.CancelJob(Parse(await ReadBodyAsync(ctx).ConfigureAwait(false), W.CancelJobRequest.Parser))).ConfigureAwait(false),
+                ("/v1/inpaint", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.InpaintRequest.Parser)), call),
+                ("/v1/outpaint", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.OutpaintRequest.Parser)), call),
+                ("/v1/img2img", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.ImageToImageRequest.Parser)), call),
+                ("/v1/depth", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.DepthToImageRequest.Parser)), call),
+                ("/v1/cancel", true, _) => async () => await WriteJsonAsync(ctx, 200, service.CancelJob(Parse(await ReadBodyAsync(ctx, call).ConfigureAwait(false), W.CancelJobRequest.Parser))).ConfigureAwait(false),
                 ("/v1/models", _, true) => () => WriteJsonAsync(ctx, 200, service.ListModels()),
                 ("/v1/capabilities", _, true) => () => WriteJsonAsync(ctx, 200, service.GetCapabilities()),
                 _ => null,
@@ -55,6 +67,13 @@ public sealed partial class JsonBridge(InpainterService service, DaemonOptions o
             }
             if (!GrpcEndpoint.TokenMatches(options.AuthToken, ctx.Request.Headers.Authorization))
                 throw new GrpcStatusException(GrpcStatusCode.Unauthenticated, "a valid 'authorization: Bearer <token>' header is required");
+            if (ParseTimeout(ctx.Request.Headers) is { } timeout)
+            {
+                // Under a millisecond has passed by now (CancelAfter would round it to a timer tick, not to now).
+                if (timeout < TimeSpan.FromMilliseconds(1)) deadlineCts.Cancel();
+                else deadlineCts.CancelAfter(timeout);
+            }
+            call.ThrowIfCancellationRequested();
             await route().ConfigureAwait(false);
         }
         catch (Exception e)
@@ -78,22 +97,49 @@ public sealed partial class JsonBridge(InpainterService service, DaemonOptions o
         }
     }
 
-    private async Task StreamJobAsync(HttpContext ctx, Func<string, Job> submit)
+    /// <summary>The call's timeout from grpc-timeout and/or x-timeout-ms (the earlier wins); null = none.</summary>
+    internal static TimeSpan? ParseTimeout(IHeaderDictionary headers)
     {
-        var job = submit(await ReadBodyAsync(ctx).ConfigureAwait(false));
+        TimeSpan? timeout = null;
+        var grpc = headers[GrpcHeaders.Timeout].ToString();
+        if (grpc.Length > 0)
+        {
+            if (!GrpcTimeout.TryParse(grpc, out var t))
+                throw new GrpcStatusException(GrpcStatusCode.InvalidArgument, $"{GrpcHeaders.Timeout}: '{grpc}' is not a gRPC timeout (1 to 8 digits and a unit H M S m u n, e.g. 1500m)");
+            timeout = t;
+        }
+        var ms = headers[TimeoutMsHeader].ToString();
+        if (ms.Length > 0)
+        {
+            if (!long.TryParse(ms, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+                throw new GrpcStatusException(GrpcStatusCode.InvalidArgument, $"{TimeoutMsHeader}: '{ms}' is not a whole number of milliseconds");
+            var t = n >= (long)MaxTimeout.TotalMilliseconds ? MaxTimeout : TimeSpan.FromMilliseconds(n);
+            timeout = timeout is { } g && g < t ? g : t;
+        }
+        return timeout >= MaxTimeout ? null : timeout;
+    }
+
+    private async Task StreamJobAsync(HttpContext ctx, Func<string, Job> submit, CancellationToken call)
+    {
+        var body = await ReadBodyAsync(ctx, call).ConfigureAwait(false);
+        // A deadline that passed while the body arrived: no job is queued (504 before the stream starts).
+        call.ThrowIfCancellationRequested();
+        var job = submit(body);
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = NdjsonContentType;
         ctx.Response.Headers.CacheControl = "no-cache";
         ctx.Response.Headers["x-job-id"] = job.Id;
         ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        await foreach (var e in service.EventsAsync(job, ctx.RequestAborted).ConfigureAwait(false))
+        // The deadline ends the event wait (which cancels the job); writes stop only when the client goes,
+        // so an NDJSON line is never cut in half and the error line can follow.
+        await foreach (var e in service.EventsAsync(job, call).ConfigureAwait(false))
         {
             await ctx.Response.WriteAsync(Formatter.Format(e) + "\n", ctx.RequestAborted).ConfigureAwait(false);
             await ctx.Response.Body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
         }
     }
 
-    private async Task<string> ReadBodyAsync(HttpContext ctx)
+    private async Task<string> ReadBodyAsync(HttpContext ctx, CancellationToken call)
     {
         // base64 grows pixels by 4/3; allow for it over the message limit.
         long limit = (long)options.MaxMessageBytes * 4 / 3 + 1024 * 1024;
@@ -102,7 +148,7 @@ public sealed partial class JsonBridge(InpainterService service, DaemonOptions o
         if (ctx.Request.ContentLength > limit)
             throw new GrpcStatusException(GrpcStatusCode.ResourceExhausted, $"request body of {ctx.Request.ContentLength} bytes exceeds the limit {limit}");
         using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
-        return await reader.ReadToEndAsync(ctx.RequestAborted).ConfigureAwait(false);
+        return await reader.ReadToEndAsync(call).ConfigureAwait(false);
     }
 
     private static T Parse<T>(string body, MessageParser<T> parser) where T : IMessage<T>, new()

@@ -175,6 +175,8 @@ public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
         var patches = new List<ResultPatch>(batch);
         for (int i = 0; i < batch; i++)
         {
+            // Colour matching and compositing a large batch item take tens of ms each: stop between items.
+            ct.ThrowIfCancellationRequested();
             // Colour matching reads the whole region; otherwise only the changed box is converted (per-pixel, same bytes).
             var gen = opts.ColorMatch
                 ? ColorMatch.Apply(PixelConversions.ConvertDepth(generated[i], canvas.Depth), regionImage, regionMask)

@@ -83,4 +83,73 @@ public sealed class JsonBridgeTests
         while (await reader.ReadLineAsync() is { } line) last = line;
         Assert.Equal("CANCELLED", JsonDocument.Parse(last!).RootElement.GetProperty("error").GetProperty("status").GetString());
     }
+
+    private static HttpRequestMessage InpaintWithTimeout(string header, string value) =>
+        new(HttpMethod.Post, "/v1/inpaint") { Content = Json(TestDaemon.Inpaint()), Headers = { { header, value } } };
+
+    [Theory]
+    [InlineData("x-timeout-ms", "0")]
+    [InlineData("grpc-timeout", "1n")]
+    public async Task A_deadline_passed_before_the_stream_starts_is_504_and_queues_nothing(string header, string value)
+    {
+        await using var d = await TestDaemon.StartAsync();
+        using var http = d.BridgeClient();
+        using var resp = await http.SendAsync(InpaintWithTimeout(header, value));
+        Assert.Equal(HttpStatusCode.GatewayTimeout, resp.StatusCode);
+        var body = JsonDocument.Parse(await resp.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(4, body.GetProperty("code").GetInt32());
+        Assert.Equal("DEADLINE_EXCEEDED", body.GetProperty("status").GetString());
+        Assert.Equal(0, d.Runner.Started);
+        Assert.Equal(0, d.Host.Queue.WaitingCount);
+    }
+
+    [Theory]
+    [InlineData("x-timeout-ms", "400")]
+    [InlineData("grpc-timeout", "400m")]
+    public async Task A_deadline_passed_mid_stream_ends_it_with_a_deadline_exceeded_line_and_cancels_the_job(string header, string value)
+    {
+        await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 1000, StepDelay = TimeSpan.FromMilliseconds(20) });
+        var freed = new TaskCompletionSource<Job>(TaskCreationOptions.RunContinuationsAsynchronously);
+        d.Host.Queue.JobFinished += j => freed.TrySetResult(j);
+        using var http = d.BridgeClient();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using var resp = await http.SendAsync(InpaintWithTimeout(header, value), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
+        var lines = (await resp.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        double ended = sw.Elapsed.TotalMilliseconds;
+        Assert.Contains(lines, l => l.Contains("\"progress\"", StringComparison.Ordinal));
+        var error = JsonDocument.Parse(lines[^1]).RootElement.GetProperty("error");
+        Assert.Equal("DEADLINE_EXCEEDED", error.GetProperty("status").GetString());
+        Assert.Equal(4, error.GetProperty("code").GetInt32());
+        Assert.InRange(ended, 350, 10_000);
+        // The job was cancelled, not left running: the worker is freed well before its 20 s of steps.
+        var job = await freed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(JobCancelReason.CallEnded, job.CancelReason);
+        Assert.Equal(1, d.Runner.Cancelled);
+        Assert.Equal(0, d.Host.Queue.RunningCount);
+    }
+
+    [Fact]
+    public async Task A_generous_deadline_does_not_disturb_a_job_and_bad_timeouts_are_invalid_argument()
+    {
+        await using var d = await TestDaemon.StartAsync();
+        using var http = d.BridgeClient();
+        // With both headers the earlier deadline wins; both are generous here.
+        var ok = InpaintWithTimeout("x-timeout-ms", "60000");
+        ok.Headers.Add("grpc-timeout", "30S");
+        using var resp = await http.SendAsync(ok);
+        Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
+        var last = (await resp.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.True(JsonDocument.Parse(last).RootElement.TryGetProperty("result", out _), last);
+
+        foreach (var (header, value) in new[] { ("x-timeout-ms", "soon"), ("x-timeout-ms", "-5"), ("grpc-timeout", "5 seconds"), ("grpc-timeout", "123456789S") })
+        {
+            using var bad = await http.SendAsync(InpaintWithTimeout(header, value));
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            var body = JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("INVALID_ARGUMENT", body.GetProperty("status").GetString());
+            Assert.StartsWith(header, body.GetProperty("message").GetString());
+        }
+        Assert.Equal(1, d.Runner.Started);
+    }
 }

@@ -27,11 +27,12 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     private readonly Lazy<TextConditioner> _text;
     private readonly SchedulerConfig _schedulerConfig;
     private readonly string _defaultScheduler;
-    private readonly Func<RgbaImage, Mask, RgbaImage>? _contentAwarePreFill;
+    private readonly Func<RgbaImage, Mask, CancellationToken, RgbaImage>? _contentAwarePreFill;
 
-    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null)
+    /// <param name="sessionCache">The process's shared session cache; null = a private one without a budget.</param>
+    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, CancellationToken, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null, ModelSessionCache? sessionCache = null)
     {
-        _model = new DiffusionModel(entry, sessionOptions);
+        _model = new DiffusionModel(entry, sessionOptions, sessionCache);
         _text = new Lazy<TextConditioner>(() => new TextConditioner(_model, ClipTokenizer.FromDirectory(entry.TokenizerDirectory!)));
         _schedulerConfig = entry.SchedulerConfigPath != null ? SchedulerConfig.Load(entry.SchedulerConfigPath) : SchedulerConfig.StableDiffusion15;
         _defaultScheduler = DefaultSchedulerName(entry.SchedulerConfigPath);
@@ -53,7 +54,15 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         _ => false,
     };
 
-    public void WarmUp() => _model.WarmUp();
+    /// <summary>Loads the model's sessions into the cache (a job arriving meanwhile waits for these loads) and its tokenizer.</summary>
+    public void WarmUp(CancellationToken ct = default)
+    {
+        _model.WarmUp(ct);
+        _ = _text.Value;
+    }
+
+    /// <summary>True when the model's sessions are resident (a job would not load anything).</summary>
+    public bool IsLoaded => _model.IsLoaded;
 
     /// <summary>The scheduler named in the model's scheduler_config.json (diffusers' default), mapped to our names.</summary>
     internal static string DefaultSchedulerName(string? configPath)
@@ -115,13 +124,20 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             _ => SamplerMode.InpaintLatentBlend,
         };
 
+        // Held for the whole job: an eviction half-way (another model loading under a tight budget) would reload.
+        bool estimateDepth = mode == SamplerMode.Depth && req.DepthMap == null && _model.HasDepthEstimator;
+        using var sessions = _model.LeaseSessions(estimateDepth, ct);
+
         // Pre-fill the hole before encoding (matters for latent blending and strength < 1; the 9-channel
         // UNet sees the masked area as grey anyway). Outpaint defaults to content-aware, inpaint to blur.
         var work = PixelConversions.ConvertDepth(region, PixelDepth.F32);
         // A 9-channel UNet at strength 1 never sees the hole's pixels (masked image = 0 there): no pre-fill needed.
         bool prefill = mode == SamplerMode.InpaintLatentBlend || (mode == SamplerMode.Inpaint && strength < 1f);
         if (prefill)
-            work = PreFillRegion(work, req.Mask, req.MaskOptions.FillMode, req.Operation, req.Seed);
+        {
+            work = PreFillRegion(work, req.Mask, req.MaskOptions.FillMode, req.Operation, req.Seed, ct);
+            ct.ThrowIfCancellationRequested();
+        }
 
         progress?.Report(new OperationProgress(0, steps, "encode"));
         var scaled = Resampler.Resize(work, gw, gh, ResampleFilter.Lanczos3);
@@ -221,13 +237,14 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         return (w, h);
     }
 
-    private RgbaImage PreFillRegion(RgbaImage work, Mask mask, FillMode mode, Operation op, ulong seed)
+    private RgbaImage PreFillRegion(RgbaImage work, Mask mask, FillMode mode, Operation op, ulong seed, CancellationToken ct)
     {
         var effective = mode == FillMode.Default ? (op == Operation.Outpaint ? FillMode.ContentAware : FillMode.Blur) : mode;
         if (effective == FillMode.ContentAware)
         {
             if (_contentAwarePreFill != null && !mask.IsFull)
-                return PixelConversions.ConvertDepth(_contentAwarePreFill(PixelConversions.ConvertDepth(work, PixelDepth.U8), mask), PixelDepth.F32);
+                // A content-aware pre-fill of a large region takes seconds: it must stop on cancel like a denoising step.
+                return PixelConversions.ConvertDepth(_contentAwarePreFill(PixelConversions.ConvertDepth(work, PixelDepth.U8), mask, ct), PixelDepth.F32);
             effective = FillMode.Blur;
         }
         var pm = effective switch
