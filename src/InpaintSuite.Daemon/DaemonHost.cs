@@ -219,6 +219,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         try { await StopAsync().ConfigureAwait(false); }
         catch (ObjectDisposedException) { }
         await _queue.DisposeAsync().ConfigureAwait(false);
+        if (Engines != null) LogModelCacheSummary(Engines.SessionCache.Statistics.ToString());
         await _app.DisposeAsync().ConfigureAwait(false);
         if (_ownedEngines != null) await _ownedEngines.DisposeAsync().ConfigureAwait(false);
         _shutdown.Dispose();
@@ -268,6 +269,9 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "warm-up '{Spec}': no diffusion model installed, nothing to load")]
     private partial void LogWarmUpNothing(string spec);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "model cache at shutdown: {Cache}")]
+    private partial void LogModelCacheSummary(string cache);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "warm-up '{Spec}' failed: {Reason}")]
     private partial void LogWarmUpFailed(string spec, string reason);
