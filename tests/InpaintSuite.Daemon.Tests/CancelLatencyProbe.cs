@@ -267,15 +267,17 @@ public static class CancelScenarios
     /// <summary>Content-aware fill of a centred hole covering <paramref name="holeFraction"/> of a <paramref name="size"/>² photo.</summary>
     public static Func<InpainterClient, CancellationToken, IAsyncEnumerable<JobEvent>> ContentAware(Imaging.RgbaImage photo, int size, double holeFraction)
     {
-        var r = new InpaintRequest
-        {
-            Image = Wire(photo, size, size),
-            Mask = CentredHole(size, size, holeFraction),
-            Settings = new GenerationSettings { Engine = "content-aware", Seed = 11 },
-            Client = "cancel-latency",
-        };
+        var r = ContentAwareRequest(photo, size, holeFraction);
         return (c, ct) => c.Inpaint(r, cancellationToken: ct);
     }
+
+    public static InpaintRequest ContentAwareRequest(Imaging.RgbaImage photo, int size, double holeFraction) => new()
+    {
+        Image = Wire(photo, size, size),
+        Mask = CentredHole(size, size, holeFraction),
+        Settings = new GenerationSettings { Engine = "content-aware", Seed = 11 },
+        Client = "cancel-latency",
+    };
 
     /// <summary>
     /// The tiny base model inpainting with a content-aware pre-fill of a <paramref name="size"/>² region: the pre-fill

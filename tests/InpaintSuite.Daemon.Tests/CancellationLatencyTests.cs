@@ -116,6 +116,47 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
     }
 
     [Fact]
+    public async Task A_deadline_stops_a_running_content_aware_fill_on_both_transports()
+    {
+        await using var setup = EngineSetup.Create(null);
+        var timing = new StepTimingRunner(setup.Runner);
+        await using var daemon = await DaemonHost.StartAsync(new DaemonOptions
+        {
+            GrpcPort = 0, BridgePort = 0, Runner = timing, Catalog = setup.Catalog, MinimumLogLevel = LogLevel.Warning,
+        });
+        using var probe = new CancelLatencyProbe(daemon, timing);
+        var fill = CancelScenarios.ContentAware(models.Photo, 1024, 0.1);
+        var baseline = await probe.RunToEndAsync(fill, "content-aware");
+        double bound = Math.Max(2 * baseline.MaxStepMs, 100) + LoadSlackMs;
+        const int DeadlineMs = 300;
+        var freed = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        daemon.Queue.JobFinished += _ => freed.TrySetResult(System.Diagnostics.Stopwatch.GetTimestamp());
+
+        var request = CancelScenarios.ContentAwareRequest(models.Photo, 1024, 0.1);
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        var e = await Assert.ThrowsAsync<GrpcStatusException>(() => Protocol.InpainterClient.RunToResultAsync(probe.Client.Inpaint(request, TimeSpan.FromMilliseconds(DeadlineMs))));
+        Assert.Equal(GrpcStatusCode.DeadlineExceeded, e.StatusCode);
+        double freeMs = System.Diagnostics.Stopwatch.GetElapsedTime(t0, await freed.Task.WaitAsync(TimeSpan.FromSeconds(30))).TotalMilliseconds;
+        output.WriteLine($"gRPC deadline {DeadlineMs} ms: worker free after {freeMs:F0} ms (job {baseline.TotalMs:F0} ms, bound {DeadlineMs + bound:F0})");
+        Assert.InRange(freeMs, DeadlineMs - 5, DeadlineMs + bound);
+
+        freed = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var http = new HttpClient { BaseAddress = daemon.BridgeAddress };
+        var post = new HttpRequestMessage(HttpMethod.Post, "/v1/inpaint")
+        {
+            Content = new StringContent(Google.Protobuf.JsonFormatter.Default.Format(request), System.Text.Encoding.UTF8, "application/json"),
+        };
+        post.Headers.Add(JsonBridge.TimeoutMsHeader, DeadlineMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var resp = await http.SendAsync(post);
+        var last = (await resp.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.Contains("DEADLINE_EXCEEDED", last);
+        freeMs = System.Diagnostics.Stopwatch.GetElapsedTime(t0, await freed.Task.WaitAsync(TimeSpan.FromSeconds(30))).TotalMilliseconds;
+        output.WriteLine($"bridge x-timeout-ms {DeadlineMs}: worker free after {freeMs:F0} ms");
+        Assert.InRange(freeMs, DeadlineMs - 5, DeadlineMs + bound);
+    }
+
+    [Fact]
     public async Task A_content_aware_pre_fill_inside_a_diffusion_job_sees_the_cancel()
     {
         // The pre-fill used to be called without the job's token: a cancel waited for the whole PatchMatch run.
