@@ -15,13 +15,13 @@ internal abstract class CliBackend : IAsyncDisposable
 
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    public static CliBackend Create(string? daemonUrl, string? token, string? modelsDir)
+    public static CliBackend Create(string? daemonUrl, string? token, string? modelsDir, string? tlsCa = null)
     {
         if (daemonUrl is { Length: > 0 })
         {
             if (!Uri.TryCreate(daemonUrl, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
                 throw new UsageException($"--daemon '{daemonUrl}' is not an http:// or https:// URL");
-            return new DaemonBackend(uri, token ?? CliToken.FromDefaultFile());
+            return new DaemonBackend(uri, token ?? CliToken.FromDefaultFile(), CliTls.Trusted(tlsCa));
         }
         return new InProcessBackend(modelsDir);
     }
@@ -36,9 +36,9 @@ internal abstract class CliBackend : IAsyncDisposable
         public override ValueTask DisposeAsync() => _engines.DisposeAsync();
     }
 
-    private sealed class DaemonBackend(Uri address, string? token) : CliBackend
+    private sealed class DaemonBackend(Uri address, string? token, System.Security.Cryptography.X509Certificates.X509Certificate2Collection? trusted) : CliBackend
     {
-        private readonly InpainterClient _client = new(address, new GrpcChannelOptions { BearerToken = token, MaxReceiveMessageBytes = int.MaxValue - 64 });
+        private readonly InpainterClient _client = new(address, new GrpcChannelOptions { BearerToken = token, MaxReceiveMessageBytes = int.MaxValue - 64, TrustedCertificates = trusted });
 
         public override async Task<OperationResult> RunAsync(OperationRequest request, IProgress<OperationProgress> progress, CancellationToken ct)
         {
@@ -62,6 +62,31 @@ internal abstract class CliBackend : IAsyncDisposable
         {
             _client.Dispose();
             return ValueTask.CompletedTask;
+        }
+    }
+}
+
+/// <summary>Certificates to trust for an https:// daemon: --tls-ca FILE, else INPAINTSUITE_TLS_CA, else the system store (null).</summary>
+internal static class CliTls
+{
+    public const string EnvironmentVariable = "INPAINTSUITE_TLS_CA";
+
+    /// <summary>What to do about a rejected daemon certificate, in CLI terms.</summary>
+    public static string Hint(GrpcStatusException e) =>
+        e.Message.Contains("server certificate rejected", StringComparison.Ordinal) ? $" (trust the daemon's CA or certificate with --tls-ca FILE or {EnvironmentVariable})" : "";
+
+    public static System.Security.Cryptography.X509Certificates.X509Certificate2Collection? Trusted(string? flag)
+    {
+        var (path, source) = flag is { Length: > 0 } ? (flag, "--tls-ca") : (Environment.GetEnvironmentVariable(EnvironmentVariable), EnvironmentVariable);
+        if (path is not { Length: > 0 }) return null;
+        if (!File.Exists(path)) throw new UsageException($"{source}: certificate file not found: {path}");
+        try
+        {
+            return GrpcTls.LoadCertificates(path);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new UsageException($"{source}: {path} is not a PEM or DER certificate: {e.Message}");
         }
     }
 }

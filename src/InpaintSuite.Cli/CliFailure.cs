@@ -17,7 +17,7 @@ internal sealed record CliFailure(string Message, int ExitCode)
         FileNotFoundException f => new($"file not found: {f.FileName ?? f.Message}", ExitCodes.Usage),
         GrpcStatusException g when g.StatusCode is GrpcStatusCode.InvalidArgument or GrpcStatusCode.NotFound or GrpcStatusCode.OutOfRange or GrpcStatusCode.FailedPrecondition
             => new($"daemon: {g.StatusCode}: {g.Message}", ExitCodes.Usage),
-        GrpcStatusException g => new($"daemon: {g.StatusCode}: {g.Message}", ExitCodes.Failed),
+        GrpcStatusException g => new($"daemon: {g.StatusCode}: {g.Message}{CliTls.Hint(g)}", ExitCodes.Failed),
         HttpRequestException h => new($"cannot reach the daemon: {h.Message}", ExitCodes.Failed),
         AggregateException { InnerExceptions.Count: 1 } a => Classify(a.InnerException!),
         _ => new($"{e.GetType().Name}: {e.Message}", ExitCodes.Failed),

@@ -89,9 +89,16 @@ public sealed partial class DaemonHost : IAsyncDisposable
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon");
         _health = new HealthState();
         // No runner given: the same engines the CLI composes (fill, content-aware, installed models).
-        if (options.Runner == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory);
-        var runner = options.Runner ?? _ownedEngines!.Runner;
-        var catalog = options.Catalog ?? _ownedEngines?.Catalog ?? new StaticEngineCatalog();
+        if (options.Runner == null && options.Engines == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
+        Engines = options.Engines ?? _ownedEngines;
+        var runner = options.Runner ?? Engines!.Runner;
+        var catalog = options.Catalog ?? Engines?.Catalog ?? new StaticEngineCatalog();
+        if (Engines != null)
+        {
+            var modelLog = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Models");
+            var previous = Engines.SessionCache.Observer;
+            Engines.SessionCache.Observer = e => { previous?.Invoke(e); ModelCacheLog.Write(modelLog, e); };
+        }
         _queue = new JobQueue(runner, options.Workers, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Jobs"));
         Service = new InpainterService(_queue, options, catalog, _health);
         var grpcEndpoint = new GrpcEndpoint(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Grpc"), _shutdown.Token);
@@ -112,6 +119,12 @@ public sealed partial class DaemonHost : IAsyncDisposable
     public InpainterService Service { get; }
 
     public JobQueue Queue => _queue;
+
+    /// <summary>The engines served (with the shared session cache), when the daemon composed or was given them.</summary>
+    public EngineSetup? Engines { get; }
+
+    /// <summary>The background warm-up (completed at once when there is nothing to warm); never faults.</summary>
+    public Task WarmUp { get; private set; } = Task.CompletedTask;
 
     /// <summary>The token file in use when auth is on because of a non-loopback host (null otherwise).</summary>
     public string? TokenFile { get; }
@@ -157,6 +170,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
         host.LogListening(host.GrpcAddress.ToString(), host._bridgeListen == null ? "off" : host.BridgeAddress.ToString(), options.AuthToken != null);
         if (host.TokenFile != null) host.LogToken(host.TokenFile);
         if (!host.Tls && !DaemonAuth.IsLoopbackHost(options.Host)) host.LogCleartextToken(options.Host);
+        // After listening: health answers SERVING while the default model loads; a job for it waits for that load.
+        if (host.Engines != null) host.WarmUp = host.WarmUpAsync(host.Engines, options.WarmUpModel, host._shutdown.Token);
         return host;
     }
 
@@ -209,6 +224,32 @@ public sealed partial class DaemonHost : IAsyncDisposable
         _shutdown.Dispose();
     }
 
+    private async Task WarmUpAsync(EngineSetup engines, string? spec, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(spec) || spec.Equals("none", StringComparison.OrdinalIgnoreCase)) return;
+        await Task.Yield();
+        try
+        {
+            var engine = engines.ResolveWarmUp(spec);
+            if (engine == null)
+            {
+                LogWarmUpNothing(spec);
+                return;
+            }
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            await Task.Run(() => engine.WarmUp(ct), ct).ConfigureAwait(false);
+            LogWarmedUp(engine.Name, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds, engines.SessionCache.Statistics.ToString());
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && ct.IsCancellationRequested)
+        {
+            // Shutting down before the model finished loading.
+        }
+        catch (Exception e)
+        {
+            LogWarmUpFailed(spec, e.Message);
+        }
+    }
+
     internal static IPAddress ParseHost(string host) => host switch
     {
         "localhost" or "" => IPAddress.Loopback,
@@ -221,6 +262,15 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "bearer token for non-loopback clients: {TokenFile}")]
     private partial void LogToken(string tokenFile);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "warm-up: {Model} loaded in {Milliseconds:F0} ms ({Cache})")]
+    private partial void LogWarmedUp(string model, double milliseconds, string cache);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "warm-up '{Spec}': no diffusion model installed, nothing to load")]
+    private partial void LogWarmUpNothing(string spec);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "warm-up '{Spec}' failed: {Reason}")]
+    private partial void LogWarmUpFailed(string spec, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "listening on {Host} without TLS: the bearer token and images travel in clear; set Daemon:TlsCertificate (serve --tls-cert/--tls-key) for use beyond this machine")]
     private partial void LogCleartextToken(string host);

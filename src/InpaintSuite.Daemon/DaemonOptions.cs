@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using InpaintSuite.Pipelines;
 using InpaintSuite.Protocol.Grpc;
+using InpaintSuite.Runtime.Models;
 using Microsoft.Extensions.Logging;
 
 namespace InpaintSuite.Daemon;
@@ -74,6 +75,29 @@ public sealed class DaemonOptions
 
     /// <summary>Password of a PFX file or of an encrypted PEM key.</summary>
     public string? TlsPassword { get; set; }
+
+    /// <summary>
+    /// Bytes of model weights kept loaded across jobs (estimated from the .onnx and external-data file sizes); past it
+    /// the least recently used model components not in use are released. Default: half of physical memory, which on
+    /// a CPU leaves the other half to the editor and ONNX Runtime's activation buffers and on 16 GB keeps about three
+    /// SD 1.5 fp16 models resident; with a GPU provider set it to what fits the card. A model larger than the budget
+    /// still loads, but is released when its job ends (the next job loads it again), so give at least the largest model.
+    /// </summary>
+    [Range(typeof(long), "0", "9223372036854775807")]
+    public long ModelMemoryBudget { get; set; } = ModelMemory.DefaultBudget();
+
+    /// <summary>
+    /// Model loaded in the background right after the daemon starts listening, so the first job does not pay for it:
+    /// "auto" (the model the auto engine picks for inpaint), a model name, or "none". Health is SERVING meanwhile; a
+    /// job for the model arriving during warm-up waits for the same load.
+    /// </summary>
+    public string WarmUpModel { get; set; } = EngineNames.Auto;
+
+    /// <summary>
+    /// The engine composition to serve (runner, catalogue, session cache). When null and <see cref="Runner"/> is null,
+    /// the daemon builds one from <see cref="ModelsDirectory"/> and <see cref="ModelMemoryBudget"/>. Warm-up needs it.
+    /// </summary>
+    public EngineSetup? Engines { get; set; }
 }
 
 /// <summary>What the daemon advertises in ListModels / GetCapabilities.</summary>

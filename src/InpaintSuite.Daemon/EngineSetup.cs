@@ -12,7 +12,8 @@ namespace InpaintSuite.Daemon;
 /// and one diffusion engine per usable model folder in the models directory. The daemon (serve) and the CLI's
 /// in-process runs both start here, so they offer the same engines. The models folder is rescanned when it
 /// changes (checked when engines or models are listed and before each job), so a newly installed model is
-/// picked up without a restart.
+/// picked up without a restart. All diffusion engines draw their ONNX sessions from one <see cref="SessionCache"/>,
+/// so a model's sessions load once per process and the least recently used ones are released under the memory budget.
 /// </summary>
 public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
 {
@@ -22,9 +23,10 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
     private IReadOnlyList<ModelEntry> _entries = [];
     private string _stamp = "";
 
-    private EngineSetup(string? modelsDirectory)
+    private EngineSetup(string? modelsDirectory, long modelMemoryBudget)
     {
         _modelsDirectory = modelsDirectory;
+        SessionCache = new ModelSessionCache(modelMemoryBudget);
         Registry = EngineRegistry.WithBuiltIns([new ContentAwareEngine()]);
         Runner = new RescanningRunner(this, new OperationRunner(Registry));
         Rescan();
@@ -38,7 +40,35 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
     public IEngineCatalog Catalog => this;
 
     /// <summary>Engines for <paramref name="modelsDirectory"/> (null or missing = classical engines only).</summary>
-    public static EngineSetup Create(string? modelsDirectory) => new(modelsDirectory);
+    /// <param name="modelsDirectory">The models folder.</param>
+    /// <param name="modelMemoryBudget">Bytes of model weights kept loaded (null = <see cref="ModelMemory.DefaultBudget"/>).</param>
+    public static EngineSetup Create(string? modelsDirectory, long? modelMemoryBudget = null) =>
+        new(modelsDirectory, modelMemoryBudget ?? ModelMemory.DefaultBudget());
+
+    /// <summary>The one session cache every diffusion engine of this process shares (loads once, LRU under the budget).</summary>
+    public ModelSessionCache SessionCache { get; }
+
+    /// <summary>
+    /// The engine warm-up should load for <paramref name="spec"/>: "auto" = the model the auto engine picks for inpaint,
+    /// a model name, or "none"/empty (null). Null too when auto finds no diffusion model (nothing to load).
+    /// Throws <see cref="EngineNotFoundException"/> for a model name that is not installed and usable.
+    /// </summary>
+    public DiffusionEngine? ResolveWarmUp(string? spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec) || spec.Equals("none", StringComparison.OrdinalIgnoreCase)) return null;
+        Rescan();
+        if (spec.Equals(EngineNames.Auto, StringComparison.OrdinalIgnoreCase))
+        {
+            try { return Registry.Resolve(EngineNames.Auto, Operation.Inpaint) as DiffusionEngine; }
+            catch (EngineNotFoundException) { return null; }
+        }
+        lock (_lock)
+        {
+            if (_diffusion.TryGetValue(spec, out var engine)) return engine;
+            var names = string.Join(", ", _diffusion.Keys.Order(StringComparer.Ordinal));
+            throw new EngineNotFoundException(spec, $"warm-up model '{spec}' is not an installed, usable model (installed: {(names.Length > 0 ? names : "none")})");
+        }
+    }
 
     /// <summary>The models directory used when none is configured: INPAINTSUITE_MODELS, else ~/.local/share/inpaintsuite/models.</summary>
     public static string DefaultModelsDirectory() =>
@@ -84,7 +114,7 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             foreach (var entry in _entries.Where(e => e.Usable && e.Kind != ModelKind.DepthEstimator).OrderBy(e => e.Kind == ModelKind.Inpaint ? 0 : 1).ThenBy(e => e.Name, StringComparer.Ordinal))
             {
                 if (_diffusion.ContainsKey(entry.Name)) continue;
-                var engine = new DiffusionEngine(entry, ContentAwarePreFill);
+                var engine = new DiffusionEngine(entry, ContentAwarePreFill, sessionCache: SessionCache);
                 _diffusion[entry.Name] = engine;
                 Registry.Register(engine);
             }
@@ -132,6 +162,7 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             foreach (var e in _diffusion.Values) e.Dispose();
             _diffusion.Clear();
         }
+        SessionCache.Dispose();
         return ValueTask.CompletedTask;
     }
 

@@ -75,6 +75,25 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData("lots")]
+    [InlineData("6 parsecs")]
+    public async Task Serve_rejects_a_model_memory_it_cannot_read(string size)
+    {
+        var (code, _, err) = await Cli("serve", "--port", "0", "--bridge-port", "-1", "--model-memory", size);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--model-memory", err);
+    }
+
+    [Fact]
+    public async Task Serve_takes_the_model_memory_and_warm_up_flags_into_its_configuration()
+    {
+        var (code, o, err) = await Cli("serve", "--model-memory", "6GiB", "--warm-up", "none", "--print-config");
+        Assert.True(code == ExitCodes.Ok, err);
+        Assert.Matches(@"Daemon:ModelMemoryBudget = 6442450944\s+# command line --model-memory", o);
+        Assert.Matches(@"Daemon:WarmUpModel = none\s+# command line --warm-up", o);
+    }
+
+    [Theory]
     [InlineData("fill")]
     [InlineData("auto")]
     public async Task Inpaint_writes_output_untouched_outside_mask(string engine)

@@ -38,7 +38,7 @@ public sealed class ServeConfigTests : IDisposable
         };
     }
 
-    private static ProcessStartInfo Start(Dictionary<string, string> env, params string[] args)
+    private static ProcessStartInfo Start(Dictionary<string, string> env, params IEnumerable<string> args)
     {
         var psi = new ProcessStartInfo(DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(CliDll);
@@ -93,6 +93,66 @@ public sealed class ServeConfigTests : IDisposable
             using (var kill = Process.Start("kill", ["-TERM", serve.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
             await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.True(serve.ExitCode == 0, $"exit {serve.ExitCode}: {stderr}");
+        }
+        finally
+        {
+            if (!serve.HasExited) serve.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
+    public async Task Non_loopback_host_warns_without_tls_and_serves_tls_from_appsettings()
+    {
+        using var certs = new TestSupport.TestCertificates();
+        var env = Environment_();
+        // Without TLS: works (token auth) but warns that the token travels in clear.
+        var (plainOut, plainPorts) = await RunUntilListening(env, "plain", "--host", "127.0.0.2");
+        Assert.Contains("listening on 127.0.0.2 without TLS: the bearer token and images travel in clear", plainOut);
+        Assert.False(plainPorts.GetProperty("tls").GetBoolean());
+        Assert.True(File.Exists(Path.Combine(_dir, "xdg", "inpaintsuite", "token")));
+
+        // TLS named in a --config file: no warning, https on both ports, the CA from INPAINTSUITE_TLS_CA.
+        var tlsConfig = Path.Combine(_dir, "tls.json");
+        File.WriteAllText(tlsConfig, JsonSerializer.Serialize(new { Daemon = new { Host = "127.0.0.2", TlsCertificate = certs.CertPem, TlsKey = certs.KeyPem } }));
+        env["INPAINTSUITE_TLS_CA"] = certs.CaPem;
+        var (tlsOut, tlsPorts) = await RunUntilListening(env, "tls", "--config", tlsConfig, "--health-check");
+        Assert.DoesNotContain("without TLS", tlsOut);
+        Assert.True(tlsPorts.GetProperty("tls").GetBoolean());
+        Assert.Contains($"serving gRPC on https://127.0.0.2:{tlsPorts.GetProperty("grpc").GetInt32()}/", tlsOut);
+        Assert.Contains("health: SERVING", tlsOut);
+    }
+
+    /// <summary>Starts serve, waits for its port file (with "--health-check": also runs `health` against it), stops it with SIGTERM; returns its output.</summary>
+    private async Task<(string Output, JsonElement Ports)> RunUntilListening(Dictionary<string, string> env, string name, params string[] args)
+    {
+        var portFile = Path.Combine(_dir, name + "-ports.json");
+        bool check = args.Contains("--health-check");
+        using var serve = Process.Start(Start(env, ["serve", "--port-file", portFile, .. args.Where(a => a != "--health-check")]))!;
+        var output = new System.Text.StringBuilder();
+        serve.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        serve.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        serve.BeginOutputReadLine();
+        serve.BeginErrorReadLine();
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            while (!File.Exists(portFile))
+            {
+                Assert.False(serve.HasExited, "serve exited early: " + output);
+                Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), "serve did not write its port file: " + output);
+                await Task.Delay(50);
+            }
+            var ports = JsonDocument.Parse(await File.ReadAllTextAsync(portFile)).RootElement.Clone();
+            if (check)
+            {
+                using var health = Process.Start(Start(env, "health", "--daemon", $"https://127.0.0.2:{ports.GetProperty("grpc").GetInt32()}"))!;
+                var text = await health.StandardOutput.ReadToEndAsync() + await health.StandardError.ReadToEndAsync();
+                await health.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                lock (output) output.AppendLine("health: " + text.Trim());
+            }
+            using (var kill = Process.Start("kill", ["-TERM", serve.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+            await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            lock (output) return (output.ToString(), ports);
         }
         finally
         {

@@ -18,11 +18,15 @@ public static class PythonPeer
         Assert.True(File.Exists("/usr/bin/protoc") || File.Exists("/usr/local/bin/protoc"), "protoc not found: apt-get install protobuf-compiler");
     }
 
-    public static JsonElement Client(Uri address, string scenario, params string[] args)
+    public static JsonElement Client(Uri address, string scenario, params string[] args) => TlsClient(address, null, scenario, args);
+
+    /// <summary>With <paramref name="caPem"/>: over TLS trusting those roots (grpc.ssl_channel_credentials).</summary>
+    public static JsonElement TlsClient(Uri address, string? caPem, string scenario, params string[] args)
     {
         Require();
+        var env = caPem == null ? null : new Dictionary<string, string> { ["INPAINTSUITE_PEER_CA"] = caPem };
         var (code, stdout, stderr) = TestPaths.Run(TestPaths.DebianPython,
-            [Script, "client", $"{address.Host}:{address.Port}", scenario, .. args], TimeSpan.FromSeconds(120));
+            [Script, "client", $"{address.Host}:{address.Port}", scenario, .. args], TimeSpan.FromSeconds(120), env: env);
         Assert.True(code == 0, $"grpc_peer.py client {scenario} exited {code}: {stderr}");
         var line = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
         return JsonDocument.Parse(line).RootElement.Clone();

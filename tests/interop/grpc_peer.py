@@ -5,6 +5,7 @@ Stubs are generated at run time from protos/ with grpc_tools.protoc into a temp 
 tested is the .proto contract, not a checked-in copy.
 
   grpc_peer.py client ADDR SCENARIO [args]   one JSON line on stdout: {"status": "OK"|"<CODE>", ...}
+                                             (TLS when $INPAINTSUITE_PEER_CA names the trusted roots' PEM)
   grpc_peer.py server                        echo Inpainter + Health on 127.0.0.1:0; prints "PORT <n>"
   grpc_peer.py bench-client ADDR SIZE N      N Inpaint round trips of a SIZExSIZE RGBA8 layer; JSON timings
 """
@@ -75,12 +76,22 @@ def status_of(err):
     return {"status": err.code().name, "details": err.details()}
 
 
+def open_channel(addr, options):
+    """TLS when INPAINTSUITE_PEER_CA names a PEM file of trusted roots (stock grpc.ssl_channel_credentials)."""
+    ca = os.environ.get("INPAINTSUITE_PEER_CA")
+    if not ca:
+        return grpc.insecure_channel(addr, options=options)
+    with open(ca, "rb") as f:
+        creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+    return grpc.secure_channel(addr, creds, options=options)
+
+
 def client(addr, scenario, rest):
     options = list(UNLIMITED)
     md = []
     if scenario == "token":
         md = [("authorization", "Bearer " + rest[0])] if rest and rest[0] else []
-    with grpc.insecure_channel(addr, options=options) as channel:
+    with open_channel(addr, options) as channel:
         stub = pb_grpc.InpainterStub(channel)
         try:
             if scenario in ("inpaint", "token", "gzip"):

@@ -12,12 +12,13 @@ internal static class HealthCommand
     {
         var daemon = new Option<string>("--daemon") { Description = "Daemon URL.", DefaultValueFactory = _ => $"http://127.0.0.1:{DaemonDefaults.GrpcPort}" };
         var timeout = new Option<double>("--timeout") { Description = "Seconds to wait.", DefaultValueFactory = _ => 5 };
-        var cmd = new Command("health", "Check that a daemon is up and serving.") { daemon, timeout };
+        var tlsCa = new Option<string?>("--tls-ca") { Description = "For an https:// daemon: trust this CA or certificate instead of the system store (default: $INPAINTSUITE_TLS_CA)." };
+        var cmd = new Command("health", "Check that a daemon is up and serving.") { daemon, timeout, tlsCa };
         cmd.SetAction(async (parse, ct) =>
         {
             var url = parse.GetValue(daemon)!;
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new UsageException($"--daemon '{url}' is not a URL");
-            using var client = new InpainterClient(uri, new GrpcChannelOptions { BearerToken = CliToken.FromDefaultFile() });
+            using var client = new InpainterClient(uri, new GrpcChannelOptions { BearerToken = CliToken.FromDefaultFile(), TrustedCertificates = CliTls.Trusted(parse.GetValue(tlsCa)) });
             try
             {
                 var r = await client.CheckHealthAsync(deadline: TimeSpan.FromSeconds(parse.GetValue(timeout)), cancellationToken: ct);
@@ -28,7 +29,7 @@ internal static class HealthCommand
             catch (GrpcStatusException e)
             {
                 io.Out.WriteLine("UNAVAILABLE");
-                io.Err.WriteLine($"inpaintsuite: daemon at {url} did not answer: {e.StatusCode}: {e.Message}");
+                io.Err.WriteLine($"inpaintsuite: daemon at {url} did not answer: {e.StatusCode}: {e.Message}{CliTls.Hint(e)}");
                 return ExitCodes.Failed;
             }
         });

@@ -32,6 +32,7 @@ internal static class OperationCommands
         public readonly Option<bool> ColorMatch = new("--color-match") { Description = "Match the generated region's colours to its surroundings." };
         public readonly Option<string?> Daemon = new("--daemon") { Description = "Run against a daemon at this URL (e.g. http://127.0.0.1:50151) instead of in-process." };
         public readonly Option<string?> Token = new("--token") { Description = "Bearer token for a daemon that requires one (default: the token file)." };
+        public readonly Option<string?> TlsCa = new("--tls-ca") { Description = "For an https:// daemon: trust this CA (or the daemon's own certificate) instead of the system store (default: $INPAINTSUITE_TLS_CA)." };
         public readonly Option<string?> Models = new("--models") { Description = "Models folder for in-process runs (default: $INPAINTSUITE_MODELS or ~/.local/share/inpaintsuite/models)." };
         public readonly Option<bool> Json = new("--json") { Description = "Print one JSON line: output, engine, seed, width, height, seconds." };
     }
@@ -63,7 +64,7 @@ internal static class OperationCommands
     {
         var o = new Options();
         var cmd = new Command(name, description) { o.Image };
-        foreach (var opt in new Option[] { o.Output, o.Engine, o.Prompt, o.NegativePrompt, o.Steps, o.Guidance, o.Scheduler, o.Seed, o.Strength, o.Batch, o.Grow, o.Feather, o.FillMode, o.ContextPadding, o.WholeImage, o.ColorMatch, o.Daemon, o.Token, o.Models, o.Json })
+        foreach (var opt in new Option[] { o.Output, o.Engine, o.Prompt, o.NegativePrompt, o.Steps, o.Guidance, o.Scheduler, o.Seed, o.Strength, o.Batch, o.Grow, o.Feather, o.FillMode, o.ContextPadding, o.WholeImage, o.ColorMatch, o.Daemon, o.Token, o.TlsCa, o.Models, o.Json })
             cmd.Options.Add(opt);
         var mask = addMask?.Invoke(cmd, o);
 
@@ -140,7 +141,7 @@ internal static class OperationCommands
             if (request.MaskOptions.Feather < 0 || !float.IsFinite(request.MaskOptions.Feather))
                 throw new UsageException("--feather must be a finite number >= 0");
 
-            await using var backend = CliBackend.Create(parse.GetValue(o.Daemon), parse.GetValue(o.Token), parse.GetValue(o.Models));
+            await using var backend = CliBackend.Create(parse.GetValue(o.Daemon), parse.GetValue(o.Token), parse.GetValue(o.Models), parse.GetValue(o.TlsCa));
             var sw = Stopwatch.StartNew();
             OperationResult result;
             using (var progress = new CliProgress(io, parse.GetValue(o.Json)))

@@ -21,6 +21,8 @@ internal static class ServeCommand
             (new Option<string?>("--workers") { Description = "CPU worker count (default 1)." }, nameof(DaemonOptions.Workers)),
             (new Option<string?>("--tls-cert") { Description = "TLS certificate: PEM (leaf first, then intermediates) or PFX. Turns on TLS for both ports." }, nameof(DaemonOptions.TlsCertificate)),
             (new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert (absent: the key is in the certificate file)." }, nameof(DaemonOptions.TlsKey)),
+            (new Option<string?>("--model-memory") { Description = "Memory for loaded models, e.g. 6GiB or 512MiB (default: half of physical memory); least recently used models not in use are released past it." }, nameof(DaemonOptions.ModelMemoryBudget)),
+            (new Option<string?>("--warm-up") { Description = "Model to load right after start: auto (the model auto picks for inpaint; default), a model name, or none." }, nameof(DaemonOptions.WarmUpModel)),
             (new Option<string?>("--tls-password") { Description = "Password of a PFX file or an encrypted PEM key." }, nameof(DaemonOptions.TlsPassword)),
         };
         var set = new Option<string[]>("--set") { Description = "Any Daemon setting as NAME=VALUE (repeatable), e.g. --set MaxPixels=4096x4096 --set ShutdownGrace=10s.", AllowMultipleArgumentsPerToken = false };
@@ -58,7 +60,8 @@ internal static class ServeCommand
             }
 
             Runtime.Onnx.OnnxRuntimeLog.Sink = message => io.Err.WriteLine("inpaintsuite: onnxruntime " + message);
-            await using var engines = EngineSetup.Create(options.ModelsDirectory);
+            await using var engines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
+            options.Engines = engines;
             options.Runner = engines.Runner;
             options.Catalog = engines.Catalog;
             await using var daemon = await DaemonHost.StartAsync(options, ct);

@@ -29,9 +29,10 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     private readonly string _defaultScheduler;
     private readonly Func<RgbaImage, Mask, CancellationToken, RgbaImage>? _contentAwarePreFill;
 
-    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, CancellationToken, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null)
+    /// <param name="sessionCache">The process's shared session cache; null = a private one without a budget.</param>
+    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, CancellationToken, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null, ModelSessionCache? sessionCache = null)
     {
-        _model = new DiffusionModel(entry, sessionOptions);
+        _model = new DiffusionModel(entry, sessionOptions, sessionCache);
         _text = new Lazy<TextConditioner>(() => new TextConditioner(_model, ClipTokenizer.FromDirectory(entry.TokenizerDirectory!)));
         _schedulerConfig = entry.SchedulerConfigPath != null ? SchedulerConfig.Load(entry.SchedulerConfigPath) : SchedulerConfig.StableDiffusion15;
         _defaultScheduler = DefaultSchedulerName(entry.SchedulerConfigPath);
@@ -53,7 +54,15 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         _ => false,
     };
 
-    public void WarmUp() => _model.WarmUp();
+    /// <summary>Loads the model's sessions into the cache (a job arriving meanwhile waits for these loads) and its tokenizer.</summary>
+    public void WarmUp(CancellationToken ct = default)
+    {
+        _model.WarmUp(ct);
+        _ = _text.Value;
+    }
+
+    /// <summary>True when the model's sessions are resident (a job would not load anything).</summary>
+    public bool IsLoaded => _model.IsLoaded;
 
     /// <summary>The scheduler named in the model's scheduler_config.json (diffusers' default), mapped to our names.</summary>
     internal static string DefaultSchedulerName(string? configPath)
@@ -114,6 +123,10 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             _ when Entry.Kind == ModelKind.Inpaint => SamplerMode.Inpaint,
             _ => SamplerMode.InpaintLatentBlend,
         };
+
+        // Held for the whole job: an eviction half-way (another model loading under a tight budget) would reload.
+        bool estimateDepth = mode == SamplerMode.Depth && req.DepthMap == null && _model.HasDepthEstimator;
+        using var sessions = _model.LeaseSessions(estimateDepth, ct);
 
         // Pre-fill the hole before encoding (matters for latent blending and strength < 1; the 9-channel
         // UNet sees the masked area as grey anyway). Outpaint defaults to content-aware, inpaint to blur.

@@ -5,31 +5,84 @@ namespace InpaintSuite.Pipelines.Diffusion;
 
 /// <summary>
 /// The ONNX components of one Stable-Diffusion-class model folder, as the denoising loop calls them.
-/// Sessions load lazily (a text encoder is not needed until a prompt changes; the depth estimator only
-/// for depth-to-image without a map) and once; the class adapts to what the export looks like:
+/// Sessions come from a <see cref="ModelSessionCache"/> (the daemon shares one across all models, under a memory
+/// budget): they load on first use (a text encoder is not needed until a prompt changes; the depth estimator only
+/// for depth-to-image without a map) and stay until evicted. Each call leases its session for the call; a job
+/// holds <see cref="LeaseSessions"/> for its whole run so nothing it needs is evicted (and reloaded) half-way.
+/// The class adapts to what the export looks like:
 /// fp16 or fp32 inputs, int64/float timestep as vector or scalar, a VAE encoder that returns the posterior
 /// mean (<c>latent_sample</c>) or mean‖logvar (<c>latent_parameters</c>), int32 or int64 token ids.
 /// </summary>
 public sealed class DiffusionModel : IDisposable
 {
-    private readonly OrtSessionOptions _options;
-    private readonly Lazy<InferenceSession> _unet, _textEncoder, _vaeEncoder, _vaeDecoder;
-    private readonly Lazy<InferenceSession>? _depthEstimator;
+    private readonly ModelSessionCache _cache;
+    private readonly bool _ownsCache;
+    private readonly ModelSessionKey? _unet, _textEncoder, _vaeEncoder, _vaeDecoder, _depthEstimator;
 
-    public DiffusionModel(ModelEntry entry, OrtSessionOptions? options = null)
+    /// <param name="entry">A usable catalogue entry.</param>
+    /// <param name="options">Session options (part of each session's cache key).</param>
+    /// <param name="cache">The shared session cache; null = a private cache without a budget, released with the model.</param>
+    public DiffusionModel(ModelEntry entry, OrtSessionOptions? options = null, ModelSessionCache? cache = null)
     {
         if (!entry.Usable) throw new InvalidOperationException($"model '{entry.Name}' is not usable: {entry.Reason}");
         Entry = entry;
-        _options = options ?? OrtSessionOptions.Default;
-        _unet = Load(entry.UnetPath);
-        _textEncoder = Load(entry.TextEncoderPath);
-        _vaeEncoder = Load(entry.VaeEncoderPath);
-        _vaeDecoder = Load(entry.VaeDecoderPath);
-        if (entry.DepthEstimatorPath != null) _depthEstimator = Load(entry.DepthEstimatorPath);
+        var opts = options ?? OrtSessionOptions.Default;
+        _ownsCache = cache == null;
+        _cache = cache ?? ModelSessionCache.Unbounded();
+        _unet = Key(entry.UnetPath, opts);
+        _textEncoder = Key(entry.TextEncoderPath, opts);
+        _vaeEncoder = Key(entry.VaeEncoderPath, opts);
+        _vaeDecoder = Key(entry.VaeDecoderPath, opts);
+        _depthEstimator = Key(entry.DepthEstimatorPath, opts);
     }
 
-    private Lazy<InferenceSession> Load(string? path) =>
-        new(() => InferenceSession.Load(path ?? throw new InvalidOperationException($"model '{Entry.Name}' lacks a component"), _options), LazyThreadSafetyMode.ExecutionAndPublication);
+    private static ModelSessionKey? Key(string? path, OrtSessionOptions options) => path == null ? null : new ModelSessionKey(path, options);
+
+    /// <summary>The session cache this model draws from.</summary>
+    public ModelSessionCache Cache => _cache;
+
+    /// <summary>The four components every job uses (text encoder, UNet, VAE encoder and decoder), as cache keys.</summary>
+    public IReadOnlyList<ModelSessionKey> CoreComponents =>
+        [Required(_textEncoder), Required(_unet), Required(_vaeEncoder), Required(_vaeDecoder)];
+
+    private ModelSessionKey Required(ModelSessionKey? key) =>
+        key ?? throw new InvalidOperationException($"model '{Entry.Name}' lacks a component");
+
+    private ModelLease<InferenceSession> Use(ModelSessionKey? key, CancellationToken ct) => _cache.Acquire(Required(key), ct);
+
+    /// <summary>
+    /// Leases the core components (and the depth estimator when asked) until disposed, loading what is not resident;
+    /// a job holds this for its run. Loads started here are not cancelled by <paramref name="ct"/> (others may wait for them).
+    /// </summary>
+    public IDisposable LeaseSessions(bool depthEstimator, CancellationToken ct)
+    {
+        var keys = depthEstimator && _depthEstimator is { } d ? [.. CoreComponents, d] : CoreComponents;
+        var leases = new List<IDisposable>(keys.Count);
+        try
+        {
+            foreach (var k in keys) leases.Add(_cache.Acquire(k, ct));
+        }
+        catch
+        {
+            foreach (var l in leases) l.Dispose();
+            throw;
+        }
+        return new Leases(leases);
+    }
+
+    private sealed class Leases(List<IDisposable> leases) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+                foreach (var l in leases) l.Dispose();
+        }
+    }
+
+    /// <summary>True when every core component is resident in the cache.</summary>
+    public bool IsLoaded => CoreComponents.All(_cache.IsLoaded);
 
     public ModelEntry Entry { get; }
 
@@ -56,19 +109,17 @@ public sealed class DiffusionModel : IDisposable
         finally { Interlocked.Add(ref _runTicks, System.Diagnostics.Stopwatch.GetElapsedTime(start).Ticks); }
     }
 
-    /// <summary>Loads every session now (daemon warm-up) so the first job does not pay for it.</summary>
-    public void WarmUp()
+    /// <summary>Loads the core sessions now (daemon warm-up) so the first job does not pay for it.</summary>
+    public void WarmUp(CancellationToken ct = default)
     {
-        _ = _unet.Value;
-        _ = _textEncoder.Value;
-        _ = _vaeEncoder.Value;
-        _ = _vaeDecoder.Value;
+        using var _ = LeaseSessions(depthEstimator: false, ct);
     }
 
     /// <summary>Token ids [batch,77] -> last_hidden_state [batch,77,hidden] as float32.</summary>
     public float[] EncodeText(int[] ids, int batch, CancellationToken ct)
     {
-        var s = _textEncoder.Value;
+        using var lease = Use(_textEncoder, ct);
+        var s = lease.Value;
         var input = s.Inputs[0];
         int seq = ids.Length / batch;
         OrtTensor t = input.ElementType == OrtElementType.Int64
@@ -85,7 +136,8 @@ public sealed class DiffusionModel : IDisposable
     /// </summary>
     public float[] Unet(float[] sample, int batch, int channels, int h, int w, float timestep, float[] hiddenStates, int seq, CancellationToken ct)
     {
-        var s = _unet.Value;
+        using var lease = Use(_unet, ct);
+        var s = lease.Value;
         int hidden = hiddenStates.Length / (batch * seq);
         var inputs = new Dictionary<string, OrtTensor>(3);
         foreach (var info in s.Inputs)
@@ -131,7 +183,8 @@ public sealed class DiffusionModel : IDisposable
     /// </summary>
     public (float[] Mean, float[]? LogVar) EncodeVae(float[] image, int batch, int height, int width, CancellationToken ct)
     {
-        var s = _vaeEncoder.Value;
+        using var lease = Use(_vaeEncoder, ct);
+        var s = lease.Value;
         var input = s.Inputs[0];
         var outName = s.Outputs[0].Name;
         var outputs = Run(s, new Dictionary<string, OrtTensor> { [input.Name] = AsType(image, input.ElementType, batch, 3, height, width) }, outName, ct);
@@ -152,7 +205,8 @@ public sealed class DiffusionModel : IDisposable
     /// <summary>VAE decoder: latents [batch,4,h,w] already divided by the scaling factor -> image [batch,3,8h,8w] (~[-1,1]).</summary>
     public float[] DecodeVae(float[] latents, int batch, int h, int w, CancellationToken ct)
     {
-        var s = _vaeDecoder.Value;
+        using var lease = Use(_vaeDecoder, ct);
+        var s = lease.Value;
         var input = s.Inputs[0];
         var outName = s.Outputs[0].Name;
         var outputs = Run(s, new Dictionary<string, OrtTensor> { [input.Name] = AsType(latents, input.ElementType, batch, 4, h, w) }, outName, ct);
@@ -162,7 +216,9 @@ public sealed class DiffusionModel : IDisposable
     /// <summary>Depth estimator: pixel_values [1,3,H,W] -> predicted_depth [H',W'] (returns data and size).</summary>
     public (float[] Depth, int Height, int Width) EstimateDepth(float[] pixels, int height, int width, CancellationToken ct)
     {
-        var s = (_depthEstimator ?? throw new InvalidOperationException($"model '{Name}' has no depth estimator")).Value;
+        if (_depthEstimator == null) throw new InvalidOperationException($"model '{Name}' has no depth estimator");
+        using var lease = Use(_depthEstimator, ct);
+        var s = lease.Value;
         var input = s.Inputs[0];
         var outName = s.Outputs[0].Name;
         var outputs = Run(s, new Dictionary<string, OrtTensor> { [input.Name] = AsType(pixels, input.ElementType, 1, 3, height, width) }, outName, ct);
@@ -178,9 +234,9 @@ public sealed class DiffusionModel : IDisposable
         _ => OrtTensor.Create(data, shape),
     };
 
+    /// <summary>Releases a private cache's sessions; a shared cache belongs to whoever created it.</summary>
     public void Dispose()
     {
-        foreach (var l in new[] { _unet, _textEncoder, _vaeEncoder, _vaeDecoder, _depthEstimator })
-            if (l is { IsValueCreated: true }) l.Value.Dispose();
+        if (_ownsCache) _cache.Dispose();
     }
 }

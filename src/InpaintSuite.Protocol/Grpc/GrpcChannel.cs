@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
 
@@ -19,6 +21,12 @@ public sealed class GrpcChannelOptions
 
     /// <summary>Deadline applied to calls that give none; null = no deadline.</summary>
     public TimeSpan? DefaultDeadline { get; set; }
+
+    /// <summary>
+    /// For https:// addresses: trust only these (CA roots, or the daemon's own certificate, pinned)
+    /// instead of the system trust store. Null or empty = the system trust store.
+    /// </summary>
+    public X509Certificate2Collection? TrustedCertificates { get; set; }
 }
 
 /// <summary>
@@ -32,10 +40,17 @@ public sealed class GrpcChannel : IDisposable
 {
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
+    private readonly GrpcTls? _tls;
 
     public GrpcChannel(Uri address, GrpcChannelOptions? options = null)
-        : this(new HttpClient(CreateHandler(), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan }, address, options, ownsHttpClient: true)
+        : this(address, options, new GrpcTls(options?.TrustedCertificates))
     {
+    }
+
+    private GrpcChannel(Uri address, GrpcChannelOptions? options, GrpcTls tls)
+        : this(new HttpClient(CreateHandler(tls), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan }, address, options, ownsHttpClient: true)
+    {
+        _tls = tls;
     }
 
     public GrpcChannel(HttpClient httpClient, Uri address, GrpcChannelOptions? options = null, bool ownsHttpClient = false)
@@ -50,16 +65,21 @@ public sealed class GrpcChannel : IDisposable
 
     public GrpcChannelOptions Options { get; }
 
-    /// <summary>A handler tuned for large messages on a local link (wide HTTP/2 windows).</summary>
-    public static SocketsHttpHandler CreateHandler() => new()
+    /// <summary>A handler tuned for large messages on a local link (wide HTTP/2 windows); <paramref name="tls"/> checks https servers.</summary>
+    public static SocketsHttpHandler CreateHandler(GrpcTls? tls = null)
     {
-        EnableMultipleHttp2Connections = true,
-        InitialHttp2StreamWindowSize = 16 * 1024 * 1024,
-        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
-        UseProxy = false,
-        AutomaticDecompression = DecompressionMethods.None,
-    };
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            InitialHttp2StreamWindowSize = 16 * 1024 * 1024,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+            UseProxy = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        if (tls != null) handler.SslOptions.RemoteCertificateValidationCallback = tls.Validate;
+        return handler;
+    }
 
     public async Task<TResponse> UnaryAsync<TResponse>(string path, IMessage request, MessageParser<TResponse> parser,
         TimeSpan? deadline = null, CancellationToken cancellationToken = default)
@@ -108,7 +128,7 @@ public sealed class GrpcChannel : IDisposable
         }
         catch (Exception e) when (e is not GrpcStatusException)
         {
-            throw Translate(e, cancellationToken, deadlineCts);
+            throw Translate(e, cancellationToken, deadlineCts, this);
         }
 
         // Disposing the response before its end resets the HTTP/2 stream (RST_STREAM CANCEL).
@@ -138,7 +158,7 @@ public sealed class GrpcChannel : IDisposable
             }
             catch (Exception e) when (e is not GrpcStatusException)
             {
-                throw Translate(e, cancellationToken, deadlineCts);
+                throw Translate(e, cancellationToken, deadlineCts, this);
             }
             var reader = new GrpcMessageReader(body, Options.MaxReceiveMessageBytes, encoding);
             while (true)
@@ -150,7 +170,7 @@ public sealed class GrpcChannel : IDisposable
                 }
                 catch (Exception e) when (e is not GrpcStatusException)
                 {
-                    throw Translate(e, cancellationToken, deadlineCts);
+                    throw Translate(e, cancellationToken, deadlineCts, this);
                 }
                 if (bytes == null) break;
                 TResponse parsed;
@@ -180,16 +200,35 @@ public sealed class GrpcChannel : IDisposable
         return ((GrpcStatusCode)code, text);
     }
 
-    private static Exception Translate(Exception e, CancellationToken user, CancellationTokenSource deadline)
+    private static Exception Translate(Exception e, CancellationToken user, CancellationTokenSource deadline, GrpcChannel channel)
     {
         if (user.IsCancellationRequested) return new OperationCanceledException("The call was cancelled.", e, user);
         if (deadline.IsCancellationRequested) return new GrpcStatusException(GrpcStatusCode.DeadlineExceeded, "Deadline Exceeded", e);
+        if (channel.DescribeTransportFailure(e) is { } why) return new GrpcStatusException(GrpcStatusCode.Unavailable, why, e);
         return e switch
         {
             HttpRequestException or IOException => new GrpcStatusException(GrpcStatusCode.Unavailable, e.Message, e),
             OperationCanceledException => new GrpcStatusException(GrpcStatusCode.Cancelled, e.Message, e),
             _ => new GrpcStatusException(GrpcStatusCode.Internal, e.Message, e),
         };
+    }
+
+    /// <summary>TLS and scheme mix-ups in words: which side wants TLS, which certificate was rejected and why.</summary>
+    private string? DescribeTransportFailure(Exception e)
+    {
+        if (e is not HttpRequestException http) return null;
+        var authority = Address.Authority;
+        bool tlsFailed = false;
+        for (var x = e.InnerException; x != null; x = x.InnerException)
+            if (x is AuthenticationException) tlsFailed = true;
+        if (Address.Scheme == Uri.UriSchemeHttps && tlsFailed)
+        {
+            if (_tls?.LastRejection is { } rejected) return $"TLS to {authority} failed: server certificate rejected: {rejected}";
+            return $"TLS to {authority} failed ({http.Message} {http.InnerException?.Message}); is the daemon serving TLS? (use http:// for a plaintext daemon)";
+        }
+        if (Address.Scheme == Uri.UriSchemeHttp && http.HttpRequestError is HttpRequestError.HttpProtocolError or HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse)
+            return $"{http.Message} (if the daemon at {authority} serves TLS, use https://{authority})";
+        return null;
     }
 
     public void Dispose()
