@@ -86,7 +86,9 @@ public static class DaemonConfiguration
                 string key = $"{Section}:{child}";
                 if (!byName.TryGetValue(child, out var prop))
                 {
-                    var why = allProperties.ContainsKey(child) ? "cannot be set from configuration" : "is not a known setting (known: " + string.Join(", ", Properties.Select(p => p.Name)) + ")";
+                    var why = allProperties.ContainsKey(child) ? "cannot be set from configuration"
+                        : ClosestName(child) is { } near ? $"is not a known setting (did you mean {near}?)"
+                        : "is not a known setting (known: " + string.Join(", ", Properties.Select(p => p.Name)) + ")";
                     throw new DaemonConfigurationException($"configuration: {key} ({layer.SourceOf(key)}) {why}");
                 }
                 if (layer.Provider.GetChildKeys([], key).Any())
@@ -164,11 +166,19 @@ public static class DaemonConfiguration
         foreach (var e in entries)
         {
             string line = $"{e.Key} = {Shown(e)}";
-            sb.Append(line.PadRight(width)).Append("  # ").Append(e.Source).Append('\n');
+            sb.Append(line.PadRight(width)).Append("  # ").Append(e.Source).Append(e.Secret ? "" : Readable(e)).Append('\n');
         }
         return sb.ToString();
 
         static string Shown(ConfigEntry e) => e.Secret && e.Value.Length > 0 ? "(set, redacted)" : e.Value.Length == 0 ? "(none)" : e.Value;
+
+        // Byte counts also in binary units (in the comment, so the value stays what a file would hold).
+        static string Readable(ConfigEntry e)
+        {
+            if (!(e.Key.Contains("Bytes", StringComparison.Ordinal) || e.Key.Contains("Memory", StringComparison.Ordinal) || e.Key.Contains("Budget", StringComparison.Ordinal))
+                || !long.TryParse(e.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1024 * 1024) return "";
+            return n >= 1L << 30 ? $"; = {(n / (double)(1L << 30)).ToString("0.##", CultureInfo.InvariantCulture)} GiB" : $"; = {(n / (double)(1 << 20)).ToString("0.##", CultureInfo.InvariantCulture)} MiB";
+        }
     }
 
     private static List<Layer> BuildLayers(DaemonConfigInputs inputs)
@@ -229,6 +239,31 @@ public static class DaemonConfiguration
             throw new DaemonConfigurationException("configuration: " + OneLine(e));
         }
         return root.Providers.Select((p, i) => new Layer(labels[i].Label, p, labels[i].KeySource)).ToList();
+    }
+
+    /// <summary>A known name within a few edits of a misspelt one (MaxPixel, Workres, grpc_port).</summary>
+    private static string? ClosestName(string name)
+    {
+        static string Norm(string s) => s.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal).ToLowerInvariant();
+        var (best, distance) = Properties.Select(p => (p.Name, Distance: Levenshtein(Norm(name), Norm(p.Name)))).MinBy(x => x.Distance);
+        return distance <= Math.Max(1, Math.Min(3, name.Length / 4)) ? best : null;
+    }
+
+    private static int Levenshtein(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
     }
 
     private static string OneLine(Exception e)

@@ -34,6 +34,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
     private readonly ILogger _logger;
     private int _stopped;
     private readonly EngineSetup? _ownedEngines;
+    private readonly DateTime? _tlsNotAfter;
 
     private DaemonHost(DaemonOptions options)
     {
@@ -43,6 +44,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         TokenFile = auth.TokenFile;
         var tls = DaemonTls.Load(options);
         Tls = tls != null;
+        _tlsNotAfter = tls?.Certificate.NotAfter.ToUniversalTime();
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -170,6 +172,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
         host.LogListening(host.GrpcAddress.ToString(), host._bridgeListen == null ? "off" : host.BridgeAddress.ToString(), options.AuthToken != null);
         if (host.TokenFile != null) host.LogToken(host.TokenFile);
         if (!host.Tls && !DaemonAuth.IsLoopbackHost(options.Host)) host.LogCleartextToken(options.Host);
+        if (host._tlsNotAfter is { } notAfter && notAfter < DateTime.UtcNow.AddDays(14))
+            host.LogCertificateExpiry(options.TlsCertificate!, notAfter.ToString("u", System.Globalization.CultureInfo.InvariantCulture), notAfter < DateTime.UtcNow ? "has expired" : "expires soon");
         // After listening: health answers SERVING while the default model loads; a job for it waits for that load.
         if (host.Engines != null) host.WarmUp = host.WarmUpAsync(host.Engines, options.WarmUpModel, host._shutdown.Token);
         return host;
@@ -219,6 +223,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         try { await StopAsync().ConfigureAwait(false); }
         catch (ObjectDisposedException) { }
         await _queue.DisposeAsync().ConfigureAwait(false);
+        if (Engines != null) LogModelCacheSummary(Engines.SessionCache.Statistics.ToString());
         await _app.DisposeAsync().ConfigureAwait(false);
         if (_ownedEngines != null) await _ownedEngines.DisposeAsync().ConfigureAwait(false);
         _shutdown.Dispose();
@@ -269,11 +274,17 @@ public sealed partial class DaemonHost : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "warm-up '{Spec}': no diffusion model installed, nothing to load")]
     private partial void LogWarmUpNothing(string spec);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "model cache at shutdown: {Cache}")]
+    private partial void LogModelCacheSummary(string cache);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "warm-up '{Spec}' failed: {Reason}")]
     private partial void LogWarmUpFailed(string spec, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "listening on {Host} without TLS: the bearer token and images travel in clear; set Daemon:TlsCertificate (serve --tls-cert/--tls-key) for use beyond this machine")]
     private partial void LogCleartextToken(string host);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS certificate {File} {State} (not after {NotAfter}): clients will refuse it once expired")]
+    private partial void LogCertificateExpiry(string file, string notAfter, string state);
 
     /// <summary>Peeks at a new connection on the gRPC port: not the HTTP/2 preface means HTTP/1.x, answered 426.</summary>
     private static class Http1Rejector

@@ -79,7 +79,7 @@ public sealed class Job
 
     internal long StartedAt { get; set; }
 
-    /// <summary>Worker time from start to the worker being free again (set when finished).</summary>
+    /// <summary>Time from submission to a worker taking the job (null while queued, and for a job cancelled while queued).</summary>
     public TimeSpan? QueueWait { get; internal set; }
 
     internal int LastPosition { get; set; } = -1;
@@ -142,6 +142,7 @@ public sealed partial class JobQueue : IAsyncDisposable
             job = new Job(Guid.NewGuid().ToString("N")[..16], request, priority, client ?? "", inputFormat, seq);
             _jobs[job.Id] = job;
             _waiting.Add(job);
+            OnSubmittedLocked();
             PublishPositionsLocked();
         }
         LogQueued(job.Id, request.Operation, job.Client, job.Priority);
@@ -153,6 +154,7 @@ public sealed partial class JobQueue : IAsyncDisposable
     public W.CancelJobResponse Cancel(string jobId, JobCancelReason reason = JobCancelReason.Requested)
     {
         Job? job;
+        bool leftQueue = false;
         lock (_gate)
         {
             if (!_jobs.TryGetValue(jobId ?? "", out job)) return new W.CancelJobResponse { Cancelled = false, PreviousState = "unknown" };
@@ -161,13 +163,19 @@ public sealed partial class JobQueue : IAsyncDisposable
             {
                 job.TrySetCancelReason(reason);
                 _waiting.Remove(job);
+                OnCancelledQueuedLocked();
                 job.State = JobState.Finished;
                 RememberFinishedLocked(job);
                 PublishPositionsLocked();
                 job.Writer.TryComplete(new JobCancelledException(job.Id, job.CancelReason!.Value));
-                LogCancelled(job.Id, "queued", reason);
-                return new W.CancelJobResponse { Cancelled = true, PreviousState = "queued" };
+                leftQueue = true;
             }
+        }
+        if (leftQueue)
+        {
+            LogCancelled(job.Id, "queued", reason);
+            RaiseJobEnded(job, JobOutcome.Cancelled);
+            return new W.CancelJobResponse { Cancelled = true, PreviousState = "queued" };
         }
         // Running: the runner sees the token; the worker completes the stream when it returns.
         job.TrySetCancelReason(reason);
@@ -193,6 +201,7 @@ public sealed partial class JobQueue : IAsyncDisposable
                 job.QueueWait = Stopwatch.GetElapsedTime(job.EnqueuedAt, job.StartedAt);
                 _startedPerClient[job.Client] = _startedPerClient.GetValueOrDefault(job.Client) + 1;
                 _running++;
+                OnStartedLocked(job);
                 PublishPositionsLocked();
             }
             await RunJobAsync(job, worker).ConfigureAwait(false);
@@ -224,16 +233,19 @@ public sealed partial class JobQueue : IAsyncDisposable
             failure = e;
             if (e is not InvalidRequestException and not EngineNotFoundException) LogFailed(job.Id, e);
         }
+        var outcome = failure == null ? JobOutcome.Completed : failure is JobCancelledException ? JobOutcome.Cancelled : JobOutcome.Failed;
         lock (_gate)
         {
             job.State = JobState.Finished;
             _running--;
             RememberFinishedLocked(job);
+            OnRunEndedLocked(job, outcome);
         }
         job.Writer.TryComplete(failure);
         job.Cancellation.Dispose();
         LogFinished(job.Id, failure == null ? "ok" : failure.GetType().Name, Stopwatch.GetElapsedTime(job.StartedAt).TotalMilliseconds);
         JobFinished?.Invoke(job);
+        RaiseJobEnded(job, outcome);
     }
 
     private Job? NextLocked()

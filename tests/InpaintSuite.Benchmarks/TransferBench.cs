@@ -15,7 +15,8 @@ namespace InpaintSuite.Benchmarks;
 /// Loopback gRPC transfer: a SIZExSIZE RGBA8 layer sent and a same-size patch returned, engine doing
 /// no work. Rows: our C# client -> our daemon; python3-grpcio client -> python3-grpcio echo server
 /// (the baseline); and the two crossings. MB/s counts bytes both ways (2 x layer) per second.
-/// `dotnet run --project tests/InpaintSuite.Benchmarks -c Release -- transfer [--size 4096] [--runs 7]`
+/// With --tls also the C# daemon over TLS (HTTP/2, ALPN h2; a per-run certificate) for both clients.
+/// `dotnet run --project tests/InpaintSuite.Benchmarks -c Release -- transfer [--size 4096] [--runs 7] [--tls]`
 /// </summary>
 public sealed class TransferBench : IBenchTool
 {
@@ -26,15 +27,17 @@ public sealed class TransferBench : IBenchTool
     public int Run(string[] args)
     {
         int size = 4096, runs = 7;
+        bool tls = args.Contains("--tls");
+        args = args.Where(a => a != "--tls").ToArray();
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             if (args[i] == "--size") size = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             else if (args[i] == "--runs") runs = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
         }
-        return RunAsync(size, runs).GetAwaiter().GetResult();
+        return RunAsync(size, runs, tls).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(int size, int runs)
+    private static async Task<int> RunAsync(int size, int runs, bool tls)
     {
         var root = FindRoot();
         var script = Path.Combine(root, "tests", "interop", "grpc_peer.py");
@@ -59,6 +62,25 @@ public sealed class TransferBench : IBenchTool
             rows.Add(("C# client -> C# daemon", Median(await TimeAsync(client, request, runs, layerBytes))));
             rows.Add(("python3-grpcio client -> C# daemon", Median(PythonClient(script, host.GrpcAddress, size, runs))));
         }
+        if (tls)
+        {
+            using var certs = new InpaintSuite.TestSupport.TestCertificates();
+            await using var host = await DaemonHost.StartAsync(new DaemonOptions
+            {
+                GrpcPort = 0, BridgePort = -1, Runner = new EchoRunner(), MinimumLogLevel = LogLevel.Warning,
+                TlsCertificate = certs.CertPem, TlsKey = certs.KeyPem,
+            });
+            var layer = new byte[layerBytes];
+            new Random(1).NextBytes(layer);
+            var request = new InpaintRequest
+            {
+                Image = new Image { Width = (uint)size, Height = (uint)size, Format = PixelFormat.Rgba8, Data = UnsafeByteOperations.UnsafeWrap(layer) },
+                Settings = new InpaintSuite.Protocol.V1.GenerationSettings { Engine = "fill" },
+            };
+            using var client = new InpainterClient(host.GrpcAddress, new InpaintSuite.Protocol.Grpc.GrpcChannelOptions { TrustedCertificates = InpaintSuite.Protocol.Grpc.GrpcTls.LoadCertificates(certs.CaPem) });
+            rows.Add(("C# client -> C# daemon, TLS", Median(await TimeAsync(client, request, runs, layerBytes))));
+            rows.Add(("python3-grpcio client -> C# daemon, TLS", Median(PythonClient(script, host.GrpcAddress, size, runs, certs.CaPem))));
+        }
 
         using (var py = StartPythonServer(script, out var port))
         {
@@ -78,6 +100,12 @@ public sealed class TransferBench : IBenchTool
         Console.WriteLine($"{"path",-58} {"median s",9} {"MB/s",8} {"vs baseline",12}");
         foreach (var (name, median) in rows)
             Console.WriteLine($"{name,-58} {median,9:F3} {2 * layerBytes / median / 1e6,8:F0} {baseline / median,11:F2}x");
+        if (tls)
+        {
+            double Row(string n) => rows.Single(r => r.Name == n).Median;
+            Console.WriteLine($"TLS time / plaintext time: C# client {Row("C# client -> C# daemon, TLS") / Row("C# client -> C# daemon"):F2}x, " +
+                $"python3-grpcio client {Row("python3-grpcio client -> C# daemon, TLS") / Row("python3-grpcio client -> C# daemon"):F2}x");
+        }
         return 0;
     }
 
@@ -95,9 +123,10 @@ public sealed class TransferBench : IBenchTool
         return times;
     }
 
-    private static List<double> PythonClient(string script, Uri address, int size, int runs)
+    private static List<double> PythonClient(string script, Uri address, int size, int runs, string? caPem = null)
     {
         var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (caPem != null) psi.Environment["INPAINTSUITE_PEER_CA"] = caPem;
         foreach (var a in new[] { script, "bench-client", $"127.0.0.1:{address.Port}", size.ToString(CultureInfo.InvariantCulture), runs.ToString(CultureInfo.InvariantCulture) })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

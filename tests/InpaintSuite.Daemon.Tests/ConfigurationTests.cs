@@ -136,6 +136,7 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Contains("Daemon:AuthToken = (set, redacted)", text);
         Assert.Contains("absent.json  (absent)", text);
         Assert.Matches(@"Daemon:MaxBatch = 8\s+# default", text);
+        Assert.Matches(@"Daemon:MaxMessageBytes = \d+\s+# default; = 324 MiB", text);
     }
 
     [Theory]
@@ -169,8 +170,12 @@ public sealed class ConfigurationTests : IDisposable
     [Fact]
     public void Unknown_keys_sections_unsettable_properties_bad_json_and_missing_files_fail()
     {
-        var unknown = Error(new DaemonConfigInputs { OptionalFiles = [Json("u.json", """{"Daemon": {"MaxPixel": 5}, "Logging": {"Anything": 1}}""")] });
-        Assert.StartsWith("configuration: Daemon:MaxPixel (file ", unknown);
+        var typo = Error(new DaemonConfigInputs { OptionalFiles = [Json("u.json", """{"Daemon": {"MaxPixel": 5}, "Logging": {"Anything": 1}}""")] });
+        Assert.StartsWith("configuration: Daemon:MaxPixel (file ", typo);
+        Assert.EndsWith("is not a known setting (did you mean MaxPixels?)", typo);
+        Assert.Contains("Daemon:grpc_port (env INPAINTSUITE_Daemon__grpc_port) is not a known setting (did you mean GrpcPort?)",
+            Error(new DaemonConfigInputs { Environment = new Dictionary<string, string?> { ["INPAINTSUITE_Daemon__grpc_port"] = "1" } }));
+        var unknown = Error(new DaemonConfigInputs { CommandLine = [("Colour", "blue", "--set Colour")] });
         Assert.Contains("is not a known setting (known: Host, GrpcPort", unknown);
 
         Assert.Contains("Daemon:Workers (env INPAINTSUITE_Daemon__Workers__Count) must be a single value",

@@ -209,7 +209,7 @@ def bench_client(addr, size, n):
     layer = image(size, size)
     req = pb.InpaintRequest(image=layer, settings=pb.GenerationSettings(engine="fill"))
     times = []
-    with grpc.insecure_channel(addr, options=UNLIMITED) as channel:
+    with open_channel(addr, UNLIMITED) as channel:
         stub = pb_grpc.InpainterStub(channel)
         for i in range(n + 1):
             t0 = time.perf_counter()

@@ -4,7 +4,7 @@ namespace InpaintSuite.Runtime.Models;
 
 /// <summary>Counters of a <see cref="ModelCache{T}"/> at one moment (for tests, logs and diagnostics).</summary>
 /// <param name="Loads">Loader calls started (a failed load counts here and in <paramref name="LoadFailures"/>).</param>
-/// <param name="Hits">Acquires served by an entry that was already loaded.</param>
+/// <param name="Hits">Acquires served by an entry that was already loaded (a diffusion job makes one per component at its start and one per model call).</param>
 /// <param name="SharedLoads">Acquires that found their key loading and waited for that one load instead of starting another.</param>
 /// <param name="Evictions">Entries released to stay under the budget.</param>
 /// <param name="LoadFailures">Loads that threw (the key is not cached; the next acquire retries).</param>
