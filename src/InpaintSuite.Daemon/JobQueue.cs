@@ -320,6 +320,7 @@ public sealed partial class JobQueue : IAsyncDisposable
             foreach (var j in running) Cancel(j.Id, JobCancelReason.Shutdown);
             await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         }
+        LogStatistics(Statistics);
     }
 
     public async ValueTask DisposeAsync()
