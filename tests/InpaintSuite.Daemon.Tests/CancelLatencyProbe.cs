@@ -32,10 +32,16 @@ public sealed class StepTimingRunner(Pipelines.IOperationRunner inner) : Pipelin
     private readonly object _gate = new();
     private (long Start, long End, List<(long At, string Stage, int Step)> Marks) _last = (0, 0, []);
 
+    private readonly ConcurrentQueue<long> _starts = new();
+
+    /// <summary>When each job reached the runner (Stopwatch timestamps), in order.</summary>
+    public IReadOnlyCollection<long> Starts => _starts;
+
     public async Task<Pipelines.OperationResult> RunAsync(Pipelines.OperationRequest request, IProgress<Pipelines.OperationProgress>? progress, CancellationToken cancellationToken)
     {
         var marks = new List<(long, string, int)>();
         long start = Stopwatch.GetTimestamp();
+        _starts.Enqueue(start);
         try
         {
             return await inner.RunAsync(request, new Tap(progress, marks), cancellationToken).ConfigureAwait(false);
@@ -96,6 +102,9 @@ public sealed class CancelLatencyProbe : IDisposable
         Finished(job.Id).TrySetResult((at, _daemon.Queue.RunningCount));
     }
 
+    /// <summary>When the daemon's worker finished job <paramref name="jobId"/> (Stopwatch timestamp) and the jobs then running.</summary>
+    public Task<(long At, int Running)> FinishedAsync(string jobId) => Finished(jobId).Task;
+
     private TaskCompletionSource<(long At, int Running)> Finished(string jobId) =>
         _finished.GetOrAdd(jobId, _ => new TaskCompletionSource<(long, int)>(TaskCreationOptions.RunContinuationsAsynchronously));
 
@@ -155,7 +164,7 @@ public sealed class CancelLatencyProbe : IDisposable
 
     /// <summary>
     /// Submits a long job and a short one behind it, cancels the first while it runs and returns the time from the
-    /// worker being free to the second job's Started event reaching the client, with the second job's outcome.
+    /// worker being free to the second job reaching the runner (both daemon side), with the second job's outcome.
     /// </summary>
     public async Task<(double NextStartMs, string NextOutcome)> CancelThenNextAsync(
         Func<InpainterClient, CancellationToken, IAsyncEnumerable<JobEvent>> first,
@@ -178,7 +187,6 @@ public sealed class CancelLatencyProbe : IDisposable
         });
         string jobId = await firstId.Task.WaitAsync(TimeSpan.FromSeconds(60));
         await firstRunning.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        long secondStarted = 0;
         var secondQueued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var secondReader = Task.Run(async () =>
         {
@@ -187,7 +195,6 @@ public sealed class CancelLatencyProbe : IDisposable
                 await InpainterClient.RunToResultAsync(second(_client, CancellationToken.None), e =>
                 {
                     if (e.EventCase == JobEvent.EventOneofCase.Queued) secondQueued.TrySetResult();
-                    if (e.EventCase == JobEvent.EventOneofCase.Started) secondStarted = Stopwatch.GetTimestamp();
                 });
                 return "result";
             }
@@ -201,6 +208,8 @@ public sealed class CancelLatencyProbe : IDisposable
         string firstOutcome = await firstReader.WaitAsync(TimeSpan.FromSeconds(60));
         if (firstOutcome != nameof(GrpcStatusCode.Cancelled)) throw new InvalidOperationException($"the cancelled job ended with {firstOutcome}");
         string nextOutcome = await secondReader.WaitAsync(TimeSpan.FromSeconds(60));
+        long secondStarted = _timing.Starts.Where(t => t >= freeAt).DefaultIfEmpty(long.MaxValue).Min();
+        if (secondStarted == long.MaxValue) throw new InvalidOperationException("the queued job never reached the runner after the cancel");
         return (Stopwatch.GetElapsedTime(freeAt, secondStarted).TotalMilliseconds, nextOutcome);
     }
 
@@ -267,15 +276,17 @@ public static class CancelScenarios
     /// <summary>Content-aware fill of a centred hole covering <paramref name="holeFraction"/> of a <paramref name="size"/>² photo.</summary>
     public static Func<InpainterClient, CancellationToken, IAsyncEnumerable<JobEvent>> ContentAware(Imaging.RgbaImage photo, int size, double holeFraction)
     {
-        var r = new InpaintRequest
-        {
-            Image = Wire(photo, size, size),
-            Mask = CentredHole(size, size, holeFraction),
-            Settings = new GenerationSettings { Engine = "content-aware", Seed = 11 },
-            Client = "cancel-latency",
-        };
+        var r = ContentAwareRequest(photo, size, holeFraction);
         return (c, ct) => c.Inpaint(r, cancellationToken: ct);
     }
+
+    public static InpaintRequest ContentAwareRequest(Imaging.RgbaImage photo, int size, double holeFraction) => new()
+    {
+        Image = Wire(photo, size, size),
+        Mask = CentredHole(size, size, holeFraction),
+        Settings = new GenerationSettings { Engine = "content-aware", Seed = 11 },
+        Client = "cancel-latency",
+    };
 
     /// <summary>
     /// The tiny base model inpainting with a content-aware pre-fill of a <paramref name="size"/>² region: the pre-fill

@@ -44,10 +44,22 @@ public sealed class TinyModelsFixture : IDisposable
 public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutputHelper output) : IClassFixture<TinyModelsFixture>
 {
     /// <summary>
-    /// Allowance for this machine: 2 cores shared by other test classes running in parallel and other builds, so a
-    /// woken thread can wait for a core (quiet-machine latencies are a few ms, see the bench).
+    /// Allowance for a shared machine: 300 ms, times the run queue per core when the 1-minute load average exceeds the
+    /// core count (2 cores shared by other test classes and other builds: a woken thread waits for a core). Quiet-machine
+    /// latencies are a few ms (see tests/bench/cancel-latency.sh). The median is held to the unscaled 300 ms.
     /// </summary>
-    private const double LoadSlackMs = 300;
+    private static double LoadSlackMs
+    {
+        get
+        {
+            double load = 0;
+            try { load = double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture); }
+            catch (IOException) { }
+            return 300 * Math.Max(1, load / Environment.ProcessorCount);
+        }
+    }
+
+    private const double MedianSlackMs = 300;
 
     private const int CancelsPerEngine = 8;
 
@@ -64,7 +76,8 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
         Assert.True(baseline.StepMs.Count >= 3, $"{label}: only {baseline.StepMs.Count} progress gaps in the baseline run");
         // Content-aware iterations grow towards the finest level; a cancel may land in the longest one.
         double step = useMaxStep ? baseline.MaxStepMs : baseline.MedianStepMs;
-        double bound = Math.Max(2 * step, 100) + LoadSlackMs;
+        double slack = LoadSlackMs;
+        double bound = Math.Max(2 * step, 100) + slack;
         var rng = new Random(seed);
         var samples = new List<CancelSample>();
         for (int i = 0; samples.Count < CancelsPerEngine && i < CancelsPerEngine * 3; i++)
@@ -75,8 +88,10 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
         }
         var lat = samples.Select(s => s.LatencyMs).ToList();
         output.WriteLine($"{label}: job {baseline.TotalMs:F0} ms, step median {baseline.MedianStepMs:F1} / max {baseline.MaxStepMs:F1} ms; "
-            + $"{samples.Count} cancels p50 {CancelLatencyProbe.Percentile(lat, 50):F1} max {lat.DefaultIfEmpty().Max():F1} ms (bound {bound:F0} ms)");
+            + $"{samples.Count} cancels p50 {CancelLatencyProbe.Percentile(lat, 50):F1} max {lat.DefaultIfEmpty().Max():F1} ms (bound {bound:F0} ms with {slack:F0} ms slack)");
         Assert.True(samples.Count >= CancelsPerEngine / 2, $"{label}: only {samples.Count} jobs were still running at their cancel");
+        double medianBound = Math.Max(2 * step, 100) + MedianSlackMs;
+        Assert.True(CancelLatencyProbe.Percentile(lat, 50) <= medianBound, $"{label}: median cancel latency {CancelLatencyProbe.Percentile(lat, 50):F0} ms > {medianBound:F0} ms");
         foreach (var s in samples)
         {
             Assert.True(s.LatencyMs <= bound, $"{label}: {s.Method} at {s.DelayMs:F0} ms freed the worker after {s.LatencyMs:F0} ms (bound {bound:F0} ms)");
@@ -112,7 +127,94 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
         var (nextStartMs, nextOutcome) = await probe.CancelThenNextAsync(fill, small, TimeSpan.FromMilliseconds(150));
         output.WriteLine($"next queued job started {nextStartMs:F1} ms after the worker was freed");
         Assert.Equal("result", nextOutcome);
-        Assert.True(nextStartMs < 100 + LoadSlackMs, $"the queued job started {nextStartMs:F0} ms after the worker was freed");
+        double nextBound = 100 + LoadSlackMs;
+        Assert.True(nextStartMs < nextBound, $"the queued job started {nextStartMs:F0} ms after the worker was freed (bound {nextBound:F0} ms)");
+    }
+
+    [Fact]
+    public async Task A_deadline_stops_a_running_content_aware_fill_on_both_transports()
+    {
+        await using var setup = EngineSetup.Create(null);
+        var timing = new StepTimingRunner(setup.Runner);
+        await using var daemon = await DaemonHost.StartAsync(new DaemonOptions
+        {
+            GrpcPort = 0, BridgePort = 0, Runner = timing, Catalog = setup.Catalog, MinimumLogLevel = LogLevel.Warning,
+        });
+        using var probe = new CancelLatencyProbe(daemon, timing);
+        var request = CancelScenarios.ContentAwareRequest(models.Photo, 1024, 0.1);
+        var baseline = await probe.RunToEndAsync((c, ct) => c.Inpaint(request, cancellationToken: ct), "content-aware");
+        double bound = Math.Max(2 * baseline.MaxStepMs, 100) + LoadSlackMs;
+        using var http = new HttpClient { BaseAddress = daemon.BridgeAddress };
+
+        // Each transport: the deadline must pass while the job runs (not while a loaded machine is still uploading
+        // the 4 MB request, when no job exists yet): start at 300 ms and double until the job had started.
+        foreach (var transport in new[] { "gRPC grpc-timeout", "bridge x-timeout-ms" })
+        {
+            bool checkedOnce = false;
+            for (int deadlineMs = 300; !checkedOnce && deadlineMs <= 4800; deadlineMs *= 2)
+            {
+                var (jobId, started, endedAt, status) = transport.StartsWith("gRPC", StringComparison.Ordinal)
+                    ? await GrpcWithDeadline(probe, request, deadlineMs)
+                    : await BridgeWithDeadline(http, request, deadlineMs);
+                if (status == "result") break; // finished inside the deadline: nothing was cut short (fails below)
+                Assert.Equal("DEADLINE_EXCEEDED", status);
+                if (jobId == null || !started) continue;
+                var (freeAt, running) = await probe.FinishedAsync(jobId).WaitAsync(TimeSpan.FromSeconds(30));
+                double afterStatus = System.Diagnostics.Stopwatch.GetElapsedTime(endedAt, freeAt).TotalMilliseconds;
+                output.WriteLine($"{transport} {deadlineMs} ms: worker free {afterStatus:F0} ms after the client got DEADLINE_EXCEEDED (bound {bound:F0})");
+                Assert.True(afterStatus <= bound, $"{transport}: the worker was freed {afterStatus:F0} ms after DEADLINE_EXCEEDED (bound {bound:F0} ms)");
+                Assert.Equal(0, running);
+                checkedOnce = true;
+            }
+            Assert.True(checkedOnce, $"{transport}: no deadline up to 4.8 s passed while the job was running");
+        }
+    }
+
+    private static async Task<(string? JobId, bool Started, long EndedAt, string Status)> GrpcWithDeadline(CancelLatencyProbe probe, Protocol.V1.InpaintRequest request, int deadlineMs)
+    {
+        string? jobId = null;
+        bool started = false;
+        try
+        {
+            await foreach (var e in probe.Client.Inpaint(request, TimeSpan.FromMilliseconds(deadlineMs)))
+            {
+                if (e.JobId.Length > 0) jobId = e.JobId;
+                if (e.EventCase == Protocol.V1.JobEvent.EventOneofCase.Started) started = true;
+            }
+            return (jobId, started, System.Diagnostics.Stopwatch.GetTimestamp(), "result");
+        }
+        catch (GrpcStatusException g)
+        {
+            return (jobId, started, System.Diagnostics.Stopwatch.GetTimestamp(), GrpcStatus.WireName(g.StatusCode));
+        }
+    }
+
+    private static async Task<(string? JobId, bool Started, long EndedAt, string Status)> BridgeWithDeadline(HttpClient http, Protocol.V1.InpaintRequest request, int deadlineMs)
+    {
+        var post = new HttpRequestMessage(HttpMethod.Post, "/v1/inpaint")
+        {
+            Content = new StringContent(Google.Protobuf.JsonFormatter.Default.Format(request), System.Text.Encoding.UTF8, "application/json"),
+        };
+        post.Headers.Add(JsonBridge.TimeoutMsHeader, deadlineMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var resp = await http.SendAsync(post, HttpCompletionOption.ResponseHeadersRead);
+        if (resp.StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            // 504 before the stream started: no job ran.
+            var body = System.Text.Json.JsonDocument.Parse(await resp.Content.ReadAsStringAsync()).RootElement;
+            return (null, false, System.Diagnostics.Stopwatch.GetTimestamp(), body.GetProperty("status").GetString()!);
+        }
+        string jobId = resp.Headers.GetValues("x-job-id").Single();
+        bool started = false;
+        string? last = null;
+        using var reader = new StreamReader(await resp.Content.ReadAsStreamAsync());
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.Contains("\"started\"", StringComparison.Ordinal)) started = true;
+            last = line;
+        }
+        long endedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var root = System.Text.Json.JsonDocument.Parse(last!).RootElement;
+        return (jobId, started, endedAt, root.TryGetProperty("error", out var err) ? err.GetProperty("status").GetString()! : "result");
     }
 
     [Fact]

@@ -151,8 +151,10 @@ internal sealed unsafe class PatchMatchCompletion
 
     private Level Prepare(int w, int h, float[] pix, byte[] hole, int scale)
     {
+        // Set-up of a 2048² crop takes 100-300 ms before the first iteration: it polls the token per row, like the iterations' bands.
+        var ct = _po.CancellationToken;
         var lv = new Level { W = w, H = h, Pix = pix, Hole = hole };
-        lv.Depth = Chamfer(w, h, i => hole[i] == 0);
+        lv.Depth = Chamfer(w, h, i => hole[i] == 0, ct);
         float max = 0;
         for (int i = 0; i < lv.Depth.Length; i++) if (hole[i] != 0 && lv.Depth[i] > max) max = lv.Depth[i];
         lv.MaxDepth = max;
@@ -161,6 +163,7 @@ internal sealed unsafe class PatchMatchCompletion
         var sat = new int[(w + 1) * (h + 1)];
         for (int y = 0; y < h; y++)
         {
+            ct.ThrowIfCancellationRequested();
             int run = 0;
             for (int x = 0; x < w; x++)
             {
@@ -173,7 +176,7 @@ internal sealed unsafe class PatchMatchCompletion
         if (_o.SourceBand is int sb)
         {
             band = Math.Max(_p, sb / (float)scale);
-            toHole = Chamfer(w, h, i => hole[i] != 0);
+            toHole = Chamfer(w, h, i => hole[i] != 0, ct);
         }
         lv.ValidSource = new byte[w * h];
         lv.IsTarget = new byte[w * h];
@@ -181,6 +184,7 @@ internal sealed unsafe class PatchMatchCompletion
         lv.TyMin = int.MaxValue; lv.TyMax = -1;
         for (int y = _r; y < h - _r; y++)
         {
+            ct.ThrowIfCancellationRequested();
             for (int x = _r; x < w - _r; x++)
             {
                 int x0 = x - _r, y0 = y - _r, x1 = x + _r + 1, y1 = y + _r + 1;
@@ -206,12 +210,14 @@ internal sealed unsafe class PatchMatchCompletion
     }
 
     /// <summary>Two-pass chamfer distance (1, sqrt 2) to the nearest pixel where <paramref name="isZero"/> holds.</summary>
-    private static float[] Chamfer(int w, int h, Func<int, bool> isZero)
+    private static float[] Chamfer(int w, int h, Func<int, bool> isZero, CancellationToken ct)
     {
         const float Big = 1e9f, D = 1.41421356f;
         var d = new float[w * h];
         for (int i = 0; i < d.Length; i++) d[i] = isZero(i) ? 0 : Big;
         for (int y = 0; y < h; y++)
+        {
+            ct.ThrowIfCancellationRequested();
             for (int x = 0; x < w; x++)
             {
                 int i = y * w + x;
@@ -226,7 +232,10 @@ internal sealed unsafe class PatchMatchCompletion
                 }
                 d[i] = v;
             }
+        }
         for (int y = h - 1; y >= 0; y--)
+        {
+            ct.ThrowIfCancellationRequested();
             for (int x = w - 1; x >= 0; x--)
             {
                 int i = y * w + x;
@@ -241,6 +250,7 @@ internal sealed unsafe class PatchMatchCompletion
                 }
                 d[i] = v;
             }
+        }
         return d;
     }
 
@@ -251,6 +261,8 @@ internal sealed unsafe class PatchMatchCompletion
         var pix = new float[w * h * Channels];
         var hole = new byte[w * h];
         for (int y = 0; y < h; y++)
+        {
+            _po.CancellationToken.ThrowIfCancellationRequested();
             for (int x = 0; x < w; x++)
             {
                 float r = 0, g = 0, b = 0; int n = 0; bool anyHole = false;
@@ -269,6 +281,7 @@ internal sealed unsafe class PatchMatchCompletion
                 hole[i] = anyHole ? (byte)1 : (byte)0;
                 if (n > 0) { pix[i * 4] = r / n; pix[i * 4 + 1] = g / n; pix[i * 4 + 2] = b / n; }
             }
+        }
         return Prepare(w, h, pix, hole, scale);
     }
 

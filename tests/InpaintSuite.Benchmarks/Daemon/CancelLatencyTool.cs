@@ -8,7 +8,7 @@ namespace InpaintSuite.Benchmarks.Daemon;
 
 /// <summary>
 /// Cancellation latency through a real daemon (gRPC on loopback, one worker):
-///   dotnet run --project tests/InpaintSuite.Benchmarks -c Release -- cancel-latency MODELS_DIR [--count N] [--ca-size PX]
+///   dotnet run --project tests/InpaintSuite.Benchmarks -c Release -- cancel-latency MODELS_DIR [--count N] [--steps N] [--ca-size PX] [--ca-hole-pct N] [--content-aware-only]
 /// MODELS_DIR holds the folders from tests/tools/make_tiny_models.py. Per engine: one uncancelled run gives the
 /// baseline (median and max time of one denoising step / fill iteration, from the gaps between progress events),
 /// then N jobs are each cancelled at a uniformly random moment of their run, alternating the CancelJob RPC and a
@@ -23,13 +23,14 @@ public sealed class CancelLatencyTool : IBenchTool
     {
         if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal))
         {
-            Console.Error.WriteLine("usage: cancel-latency MODELS_DIR [--count N] [--ca-size PX] [--steps N]");
+            Console.Error.WriteLine("usage: cancel-latency MODELS_DIR [--count N] [--steps N] [--ca-size PX] [--ca-hole-pct N] [--content-aware-only]");
             return 2;
         }
-        return RunAsync(args[0], Opt(args, "--count", 50), Opt(args, "--ca-size", 1024), Opt(args, "--steps", 200)).GetAwaiter().GetResult();
+        return RunAsync(args[0], Opt(args, "--count", 50), Opt(args, "--ca-size", 1024), Opt(args, "--steps", 200), Opt(args, "--ca-hole-pct", 10) / 100.0,
+            Array.IndexOf(args, "--content-aware-only") >= 0).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(string modelsDir, int count, int caSize, int steps)
+    private static async Task<int> RunAsync(string modelsDir, int count, int caSize, int steps, double caHole, bool contentAwareOnly)
     {
         var photo = ImageCodec.Load(Path.Combine(RepoRoot(), "tests", "data", "sample", "photo.png"));
         await using var setup = EngineSetup.Create(modelsDir);
@@ -46,10 +47,11 @@ public sealed class CancelLatencyTool : IBenchTool
         {
             ($"tiny-sd-inpaint (9-ch) {steps} steps", "denoise", CancelScenarios.TinyInpaint(photo, steps)),
             ($"tiny-sd-base img2img {steps} steps", "denoise", CancelScenarios.TinyImageToImage(photo, steps)),
-            ($"content-aware {caSize}x{caSize}, 10% hole", "content-aware", CancelScenarios.ContentAware(photo, caSize, 0.1)),
+            ($"content-aware {caSize}x{caSize}, {caHole:P0} hole", "content-aware", CancelScenarios.ContentAware(photo, caSize, caHole)),
             ($"tiny-sd-base + content-aware pre-fill {caSize}", "denoise", CancelScenarios.TinyBaseContentAwarePreFill(photo, caSize, 4)),
         };
         var rng = new Random(1);
+        if (contentAwareOnly) scenarios = scenarios.Where(s => s.Stage == "content-aware").ToArray();
         foreach (var (label, stage, start) in scenarios)
         {
             await probe.RunToEndAsync(start, stage); // warm-up: session load, JIT

@@ -265,6 +265,28 @@ public class ContentAwareFillTests
     }
 
     [Fact]
+    public void CancellationDuringSetUpOfALargeCropStopsTheSetUp()
+    {
+        // Setting up a 2048x1536 crop (distance maps, source lists, pyramid) takes 100+ ms before the first iteration;
+        // it polls the token per row, so a cancel 20 ms into it ends it there.
+        const int W = 2048, H = 1536;
+        var pix = new float[W * H * 4];
+        var rng = new Random(5);
+        for (int i = 0; i < pix.Length; i++) pix[i] = rng.Next(256);
+        var hole = new byte[W * H];
+        for (int y = 400; y < 1100; y++) hole.AsSpan(y * W + 500, 1000).Fill(1);
+        using var cts = new CancellationTokenSource();
+        // A plain thread, not CancelAfter: this synchronous test holds a pool thread and a pool-queued timer callback
+        // can be late here (the daemon's deadlines are tested end to end in the daemon tests).
+        var canceller = new Thread(() => { Thread.Sleep(20); cts.Cancel(); });
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        canceller.Start();
+        Assert.ThrowsAny<OperationCanceledException>(() => new PatchMatchCompletion(pix, hole, W, H, new ContentAwareOptions(), cts.Token));
+        canceller.Join();
+        Assert.True(sw.ElapsedMilliseconds < 5000, $"set-up stopped {sw.ElapsedMilliseconds} ms after the start");
+    }
+
+    [Fact]
     public void ProgressCountsUpToTheTotal()
     {
         var input = Texture(120, 90);
