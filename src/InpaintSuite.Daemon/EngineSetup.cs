@@ -21,6 +21,7 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
     private readonly Lock _lock = new();
     private readonly Dictionary<string, DiffusionEngine> _diffusion = new(StringComparer.OrdinalIgnoreCase);
     private IReadOnlyList<ModelEntry> _entries = [];
+    private readonly Dictionary<string, string> _engineStamps = new(StringComparer.OrdinalIgnoreCase);
     private string _stamp = "";
 
     private EngineSetup(string? modelsDirectory, long modelMemoryBudget)
@@ -99,44 +100,84 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
     /// <summary>The catalogue entries of the last scan (usable or not).</summary>
     public IReadOnlyList<ModelEntry> Entries { get { Rescan(); lock (_lock) return _entries; } }
 
-    /// <summary>Rescans the models folder when its listing changed; registers engines for new usable models.</summary>
+    /// <summary>
+    /// Rescans the models folder when it changed. New usable models get an engine; a model whose folder was replaced
+    /// (reinstalled, repaired, re-exported) gets a fresh engine and its cached sessions are released, so no job runs on
+    /// the old weights; a removed or no longer usable model loses its engine. Jobs already running keep their sessions.
+    /// </summary>
     public void Rescan()
     {
-        if (_modelsDirectory is null || !Directory.Exists(_modelsDirectory)) return;
-        string stamp = Stamp(_modelsDirectory);
+        if (_modelsDirectory is null) return;
+        var stamps = Directory.Exists(_modelsDirectory) ? FolderStamps(_modelsDirectory) : new Dictionary<string, string>();
+        if (stamps is null) return; // the folder could not be read this time: keep what we have
+        string stamp = string.Join('|', stamps.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + ":" + p.Value));
         lock (_lock)
         {
             if (stamp == _stamp) return;
             _stamp = stamp;
-            _entries = ModelCatalogue.Scan(_modelsDirectory);
-            // Inpainting models first: "auto" takes the first registered diffusion engine that supports the operation,
-            // and a 9-channel inpainting model beats a base model's latent blending for inpaint and outpaint.
-            foreach (var entry in _entries.Where(e => e.Usable && e.Kind != ModelKind.DepthEstimator).OrderBy(e => e.Kind == ModelKind.Inpaint ? 0 : 1).ThenBy(e => e.Name, StringComparer.Ordinal))
+            _entries = Directory.Exists(_modelsDirectory) ? ModelCatalogue.Scan(_modelsDirectory) : [];
+            var wanted = _entries.Where(e => e.Usable && e.Kind != ModelKind.DepthEstimator).ToDictionary(e => e.Name, StringComparer.OrdinalIgnoreCase);
+            bool changed = false;
+            foreach (var (name, engine) in _diffusion.ToList())
+            {
+                string folderStamp = stamps.GetValueOrDefault(Path.GetFileName(engine.Entry.Directory.TrimEnd(Path.DirectorySeparatorChar)), "");
+                if (wanted.ContainsKey(name) && _engineStamps.GetValueOrDefault(name) == folderStamp) continue;
+                // Replaced or gone: forget the engine and every session loaded from its folder (same paths, new bytes).
+                _diffusion.Remove(name);
+                _engineStamps.Remove(name);
+                Registry.Unregister(name);
+                engine.Dispose();
+                string prefix = Path.TrimEndingDirectorySeparator(engine.Entry.Directory) + Path.DirectorySeparatorChar;
+                SessionCache.Invalidate(k => k.Path.StartsWith(prefix, StringComparison.Ordinal));
+                changed = true;
+            }
+            foreach (var entry in wanted.Values)
             {
                 if (_diffusion.ContainsKey(entry.Name)) continue;
-                var engine = new DiffusionEngine(entry, ContentAwarePreFill, sessionCache: SessionCache);
-                _diffusion[entry.Name] = engine;
-                Registry.Register(engine);
+                _diffusion[entry.Name] = new DiffusionEngine(entry, ContentAwarePreFill, sessionCache: SessionCache);
+                _engineStamps[entry.Name] = stamps.GetValueOrDefault(Path.GetFileName(entry.Directory.TrimEnd(Path.DirectorySeparatorChar)), "");
+                changed = true;
             }
+            if (!changed) return;
+            // Inpainting models first: "auto" takes the first registered diffusion engine that supports the operation,
+            // and a 9-channel inpainting model beats a base model's latent blending for inpaint and outpaint.
+            foreach (var engine in _diffusion.Values) Registry.Unregister(engine.Name);
+            foreach (var engine in _diffusion.Values.OrderBy(e => e.Entry.Kind == ModelKind.Inpaint ? 0 : 1).ThenBy(e => e.Name, StringComparer.Ordinal))
+                Registry.Register(engine);
         }
     }
 
     private static Imaging.RgbaImage ContentAwarePreFill(Imaging.RgbaImage image, Imaging.Mask mask, CancellationToken ct) =>
         ContentAwareFill.Fill(image, mask, cancellationToken: ct);
 
-    /// <summary>A cheap fingerprint of the folder: sub-folder names and their model_index.json times.</summary>
-    private static string Stamp(string dir)
+    /// <summary>
+    /// A cheap fingerprint per model folder (checked before every job, so only file-system metadata): the write
+    /// times of the folder, its model_index.json, each component sub-folder and its model.onnx. Installing or
+    /// repairing by rename changes a folder's time; rewriting a file in place changes the file's.
+    /// Null when the folder cannot be listed right now.
+    /// </summary>
+    private static Dictionary<string, string>? FolderStamps(string dir)
     {
         try
         {
-            return string.Join('|', Directory.GetDirectories(dir).OrderBy(d => d, StringComparer.Ordinal).Select(d =>
+            var stamps = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var d in Directory.GetDirectories(dir))
             {
+                var sb = new System.Text.StringBuilder();
                 var idx = Path.Combine(d, "model_index.json");
-                return Path.GetFileName(d) + ":" + (File.Exists(idx) ? File.GetLastWriteTimeUtc(idx).Ticks : 0) + ":" + Directory.GetLastWriteTimeUtc(d).Ticks;
-            }));
+                sb.Append(File.Exists(idx) ? File.GetLastWriteTimeUtc(idx).Ticks : 0).Append(',').Append(Directory.GetLastWriteTimeUtc(d).Ticks);
+                foreach (var sub in Directory.GetDirectories(d).OrderBy(x => x, StringComparer.Ordinal))
+                {
+                    var onnx = Path.Combine(sub, "model.onnx");
+                    sb.Append(',').Append(Directory.GetLastWriteTimeUtc(sub).Ticks);
+                    if (File.Exists(onnx)) sb.Append('/').Append(File.GetLastWriteTimeUtc(onnx).Ticks);
+                }
+                stamps[Path.GetFileName(d)] = sb.ToString();
+            }
+            return stamps;
         }
-        catch (IOException) { return ""; }
-        catch (UnauthorizedAccessException) { return ""; }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
     }
 
     private static W.ModelInfo ToWire(ModelEntry e, bool loaded)

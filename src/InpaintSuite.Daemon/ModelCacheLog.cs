@@ -16,6 +16,9 @@ internal static partial class ModelCacheLog
             case ModelCacheEventKind.Evicted:
                 Evicted(logger, e.Key, ModelMemory.Format(e.Bytes), ModelMemory.Format(e.BytesResident));
                 break;
+            case ModelCacheEventKind.Invalidated:
+                Invalidated(logger, e.Key, ModelMemory.Format(e.Bytes), ModelMemory.Format(e.BytesResident));
+                break;
             case ModelCacheEventKind.LoadFailed:
                 LoadFailed(logger, e.Key, e.Error?.Message ?? "");
                 break;
@@ -24,6 +27,9 @@ internal static partial class ModelCacheLog
 
     [LoggerMessage(Level = LogLevel.Information, Message = "loaded {Path} ({Size}) in {Milliseconds:F0} ms; {Resident} resident")]
     private static partial void Loaded(ILogger logger, string path, string size, double milliseconds, string resident);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "released {Path} ({Size}): its model folder was replaced or removed; {Resident} resident")]
+    private static partial void Invalidated(ILogger logger, string path, string size, string resident);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "evicted {Path} ({Size}) to stay under the model memory budget; {Resident} resident")]
     private static partial void Evicted(ILogger logger, string path, string size, string resident);

@@ -35,6 +35,12 @@ public sealed class EngineRegistry
         }
     }
 
+    /// <summary>Removes the engine called <paramref name="name"/> (a model that was uninstalled); false if there was none.</summary>
+    public bool Unregister(string name)
+    {
+        lock (_lock) return _engines.RemoveAll(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase)) > 0;
+    }
+
     public bool TryGet(string name, out IFillEngine engine)
     {
         lock (_lock) engine = _engines.Find(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))!;

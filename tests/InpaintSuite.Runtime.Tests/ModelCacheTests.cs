@@ -43,6 +43,45 @@ public sealed class ModelCacheTests
     }
 
     [Fact]
+    public void InvalidateReleasesIdleValuesNowLeasedOnesOnReturnAndTheNextAcquireLoadsAfresh()
+    {
+        var h = new Harness();
+        using var cache = h.Cache(10_000);
+        var events = new ConcurrentQueue<ModelCacheEventKind>();
+        cache.Observer = e => events.Enqueue(e.Kind);
+        var idle = cache.Acquire("m/unet");
+        var idleValue = idle.Value;
+        idle.Dispose();
+        var running = cache.Acquire("m/vae");
+        Interlocked.Increment(ref running.Value.InUse);
+        using (var other = cache.Acquire("n/unet")) { }
+
+        Assert.Equal(2, cache.Invalidate(k => k.StartsWith("m/", StringComparison.Ordinal)));
+        Assert.True(idleValue.Disposed);
+        Assert.False(running.Value.Disposed); // a running job keeps its session
+        Assert.Equal(200, cache.Statistics.BytesResident);
+        Assert.False(cache.IsLoaded("m/vae"));
+
+        // A new acquire of the same key is a new load, while the old value is still leased.
+        using (var fresh = cache.Acquire("m/vae"))
+        {
+            Assert.NotSame(running.Value, fresh.Value);
+            Assert.Equal(300, cache.Statistics.BytesResident);
+        }
+        Interlocked.Decrement(ref running.Value.InUse);
+        var oldValue = running.Value;
+        running.Dispose();
+        Assert.True(oldValue.Disposed);
+        Assert.False(oldValue.DisposedWhileInUse);
+        Assert.Equal(200, cache.Statistics.BytesResident); // n/unet and the fresh m/vae
+        Assert.True(cache.IsLoaded("m/vae"));
+        Assert.True(cache.IsLoaded("n/unet"));
+        Assert.Equal(0, cache.Statistics.Evictions);
+        Assert.Equal(2, events.Count(k => k == ModelCacheEventKind.Invalidated));
+        Assert.Equal(0, cache.Invalidate(k => k == "absent"));
+    }
+
+    [Fact]
     public void LoadsOnceAndServesLaterAcquiresFromTheCache()
     {
         var h = new Harness();

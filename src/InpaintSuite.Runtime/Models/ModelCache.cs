@@ -22,7 +22,7 @@ public readonly record struct ModelCacheStatistics(
 }
 
 /// <summary>What happened to one cache entry (the daemon logs these).</summary>
-public enum ModelCacheEventKind { Loaded, LoadFailed, Evicted }
+public enum ModelCacheEventKind { Loaded, LoadFailed, Evicted, Invalidated }
 
 /// <param name="Kind">What happened.</param>
 /// <param name="Key">The entry's key (a component file path for sessions).</param>
@@ -203,7 +203,7 @@ public class ModelCache<TKey, T> : IDisposable where TKey : notnull where T : cl
             lock (_lock)
             {
                 _failures++;
-                _entries.Remove(entry.Key);
+                RemoveIfCurrent(entry);
                 _bytes -= entry.Bytes;
                 _leases -= entry.Leases;
                 entry.Leases = 0;
@@ -257,19 +257,59 @@ public class ModelCache<TKey, T> : IDisposable where TKey : notnull where T : cl
 
     private List<Entry> AfterReleaseLocked(Entry entry)
     {
-        if (_disposed)
+        if (_disposed || entry.Detached)
         {
-            // Disposal left leased entries alone; the last lease out releases its value.
-            if (entry.Leases == 0 && entry.Node != null && _entries.Remove(entry.Key))
+            // Disposal and invalidation leave leased entries alone; the last lease out releases the value.
+            if (entry.Leases == 0 && entry.Node != null)
             {
                 _lru.Remove(entry.Node);
                 entry.Node = null;
+                RemoveIfCurrent(entry);
                 _bytes -= entry.Bytes;
-                return [entry];
+                if (_disposed) return [entry];
+                var trimmed = TrimLocked();
+                trimmed.Insert(0, entry);
+                return trimmed;
             }
-            return [];
+            return _disposed ? [] : TrimLocked();
         }
         return TrimLocked();
+    }
+
+    private void RemoveIfCurrent(Entry entry)
+    {
+        if (_entries.TryGetValue(entry.Key, out var current) && ReferenceEquals(current, entry)) _entries.Remove(entry.Key);
+    }
+
+    /// <summary>
+    /// Forgets every key <paramref name="match"/> accepts, because what it names has changed (a model folder replaced
+    /// or removed): the next acquire loads afresh. Unleased values are disposed now; leased ones (a running job) stay
+    /// valid for their holders and are disposed when the last lease returns. Returns how many keys were forgotten.
+    /// </summary>
+    public int Invalidate(Func<TKey, bool> match)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        List<Entry> released = [];
+        int count = 0;
+        lock (_lock)
+        {
+            if (_disposed) return 0;
+            foreach (var e in _entries.Values.Where(e => match(e.Key)).ToList())
+            {
+                count++;
+                _entries.Remove(e.Key);
+                e.Detached = true;
+                if (e.Leases == 0 && e.Node != null)
+                {
+                    _lru.Remove(e.Node);
+                    e.Node = null;
+                    _bytes -= e.Bytes;
+                    released.Add(e);
+                }
+            }
+        }
+        Release(released, ModelCacheEventKind.Invalidated);
+        return count;
     }
 
     private void Touch(Entry entry)
@@ -291,7 +331,7 @@ public class ModelCache<TKey, T> : IDisposable where TKey : notnull where T : cl
             {
                 _lru.Remove(node);
                 e.Node = null;
-                _entries.Remove(e.Key);
+                RemoveIfCurrent(e);
                 _bytes -= e.Bytes;
                 _evictions++;
                 (evicted ??= []).Add(e);
@@ -301,7 +341,7 @@ public class ModelCache<TKey, T> : IDisposable where TKey : notnull where T : cl
         return evicted ?? [];
     }
 
-    private void Release(List<Entry> evicted)
+    private void Release(List<Entry> evicted, ModelCacheEventKind kind = ModelCacheEventKind.Evicted)
     {
         if (evicted.Count == 0) return;
         long resident;
@@ -309,7 +349,7 @@ public class ModelCache<TKey, T> : IDisposable where TKey : notnull where T : cl
         foreach (var e in evicted)
         {
             e.Value?.Dispose();
-            if (!_disposed) Notify(new ModelCacheEvent(ModelCacheEventKind.Evicted, e.Key.ToString() ?? "", e.Bytes, TimeSpan.Zero, resident));
+            if (!_disposed) Notify(new ModelCacheEvent(e.Detached ? ModelCacheEventKind.Invalidated : kind, e.Key.ToString() ?? "", e.Bytes, TimeSpan.Zero, resident));
         }
     }
 
@@ -332,7 +372,7 @@ public class ModelCache<TKey, T> : IDisposable where TKey : notnull where T : cl
                 if (e.Leases > 0) continue;
                 _lru.Remove(e.Node!);
                 e.Node = null;
-                _entries.Remove(e.Key);
+                RemoveIfCurrent(e);
                 _bytes -= e.Bytes;
                 released.Add(e);
             }
@@ -349,6 +389,8 @@ public class ModelCache<TKey, T> : IDisposable where TKey : notnull where T : cl
         public int Leases;
         /// <summary>Set once loaded (the entry is then in the LRU list); null while loading and after eviction.</summary>
         public LinkedListNode<Entry>? Node;
+        /// <summary>Invalidated: no longer reachable by key; disposed when its last lease returns.</summary>
+        public bool Detached;
         public readonly TaskCompletionSource<T> Loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

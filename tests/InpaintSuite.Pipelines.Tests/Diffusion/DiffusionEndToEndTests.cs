@@ -99,6 +99,57 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
         }
     }
 
+    [Fact]
+    public async Task A_model_replaced_or_removed_while_running_is_reloaded_or_dropped()
+    {
+        string dir = Directory.CreateTempSubdirectory("inpaintsuite-replace-models-").FullName;
+        string other = Directory.CreateTempSubdirectory("inpaintsuite-replace-fresh-").FullName;
+        try
+        {
+            OperationRequest Request() => new()
+            {
+                Operation = Operation.Inpaint, Image = Photo(64, 48), Mask = Blob(64, 48, 30, 20, 8, 6),
+                Settings = new GenerationSettings { Engine = "m", Steps = 2, Seed = 5 },
+            };
+            await using var setup = EngineSetup.Create(dir);
+            CopyDirectory(Path.Combine(models.Directory, "tiny-sd-base"), Path.Combine(dir, "m"));
+            var (first, firstImage) = await Run(setup, Request());
+            Assert.Equal("m", first.Engine);
+            Assert.True(setup.SessionCache.Statistics.BytesResident > 0);
+            Assert.Equal("img2img", Assert.Single(setup.Catalog.Models).Kind);
+
+            // Reinstall under the same name the way the model manager does (old folder out, staged folder renamed in):
+            // same file paths, different weights. The job must run on the new weights, not on cached sessions.
+            Directory.Move(Path.Combine(dir, "m"), Path.Combine(dir, ".trash-m"));
+            CopyDirectory(Path.Combine(models.Directory, "tiny-sd-inpaint"), Path.Combine(dir, ".staging-m"));
+            Directory.Move(Path.Combine(dir, ".staging-m"), Path.Combine(dir, "m"));
+            Directory.Delete(Path.Combine(dir, ".trash-m"), recursive: true);
+            var (second, secondImage) = await Run(setup, Request());
+            Assert.Equal("inpaint", Assert.Single(setup.Catalog.Models).Kind);
+
+            // The reference: a fresh process-equivalent setup that only ever saw the new model.
+            CopyDirectory(Path.Combine(models.Directory, "tiny-sd-inpaint"), Path.Combine(other, "m"));
+            await using var fresh = EngineSetup.Create(other);
+            var (_, freshImage) = await Run(fresh, Request());
+            Assert.True(freshImage.Data.AsSpan().SequenceEqual(secondImage.Data), "the replaced model ran on stale sessions");
+            Assert.False(firstImage.Data.AsSpan().SequenceEqual(secondImage.Data));
+            output.WriteLine($"after replace: {setup.SessionCache.Statistics}");
+
+            // Removed: the engine is gone (NOT_FOUND for its name) and its sessions are released.
+            Directory.Delete(Path.Combine(dir, "m"), recursive: true);
+            Assert.Empty(setup.Catalog.Models);
+            Assert.DoesNotContain("m", setup.Catalog.Engines);
+            await Assert.ThrowsAsync<EngineNotFoundException>(() => setup.Runner.RunAsync(Request(), null, CancellationToken.None));
+            Assert.Equal(0, setup.SessionCache.Statistics.BytesResident);
+            Assert.Equal("content-aware", setup.Registry.Resolve("auto", Operation.Inpaint).Name);
+        }
+        finally
+        {
+            foreach (var d in new[] { dir, other })
+                try { Directory.Delete(d, recursive: true); } catch (IOException) { }
+        }
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);
