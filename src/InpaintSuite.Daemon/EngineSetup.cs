@@ -90,7 +90,7 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
         get
         {
             Rescan();
-            lock (_lock) return _entries.Select(ToWire).ToList();
+            lock (_lock) return _entries.Select(e => ToWire(e, _diffusion.TryGetValue(e.Name, out var engine) && engine.IsLoaded)).ToList();
         }
     }
 
@@ -139,7 +139,7 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
         catch (UnauthorizedAccessException) { return ""; }
     }
 
-    private static W.ModelInfo ToWire(ModelEntry e)
+    private static W.ModelInfo ToWire(ModelEntry e, bool loaded)
     {
         var m = new W.ModelInfo
         {
@@ -150,6 +150,7 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             Dtype = e.Dtype,
             NativeWidth = (uint)Math.Max(0, e.NativeWidth),
             NativeHeight = (uint)Math.Max(0, e.NativeHeight),
+            Loaded = loaded,
         };
         m.Operations.AddRange(e.Operations);
         return m;

@@ -144,6 +144,10 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
         Assert.True(IsLoaded(s, "tiny-sd-inpaint"), s.Cache.Statistics.ToString());
         Assert.False(IsLoaded(s, "tiny-sd-base"));
         Assert.Equal(Components, s.Cache.Statistics.Loads);
+        // Clients see it too: ListModels says which models are resident.
+        var listed = (await client.ListModelsAsync()).Models.ToDictionary(m => m.Name);
+        Assert.True(listed["tiny-sd-inpaint"].Loaded);
+        Assert.False(listed["tiny-sd-base"].Loaded);
         var result = await Inpaint(client, "auto");
         Assert.Equal("tiny-sd-inpaint", result.Engine);
         Assert.Equal(Components, s.Cache.Statistics.Loads); // the first job loaded nothing
