@@ -98,7 +98,9 @@ public sealed class Job
 
 /// <summary>
 /// Jobs wait here and run on a fixed set of workers (one per device: the GPU is owned by one worker).
-/// Order: higher priority first; within a priority the client with the fewest started jobs, then FIFO.
+/// Order: higher priority first; within a priority round-robin across clients (the client whose last job started
+/// longest ago, or never, goes first), then FIFO. Only the order of last starts counts, not how many jobs a client
+/// ran, so a client's past use does not put it behind newcomers later.
 /// A cancelled queued job leaves the queue; a running one has its token cancelled and frees the
 /// worker when the runner returns.
 /// </summary>
@@ -109,7 +111,9 @@ public sealed partial class JobQueue : IAsyncDisposable
     private readonly object _gate = new();
     private readonly List<Job> _waiting = [];
     private readonly Dictionary<string, Job> _jobs = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _startedPerClient = new(StringComparer.Ordinal);
+    // Per client: the start counter at its last start (absent = never, or forgotten; see PruneClientsLocked).
+    private readonly Dictionary<string, long> _lastStartPerClient = new(StringComparer.Ordinal);
+    private long _startCounter;
     private readonly SemaphoreSlim _available = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _workers;
@@ -199,7 +203,8 @@ public sealed partial class JobQueue : IAsyncDisposable
                 job.State = JobState.Running;
                 job.StartedAt = Stopwatch.GetTimestamp();
                 job.QueueWait = Stopwatch.GetElapsedTime(job.EnqueuedAt, job.StartedAt);
-                _startedPerClient[job.Client] = _startedPerClient.GetValueOrDefault(job.Client) + 1;
+                _lastStartPerClient[job.Client] = ++_startCounter;
+                if (_lastStartPerClient.Count > MaxRememberedClients) PruneClientsLocked();
                 _running++;
                 OnStartedLocked(job);
                 PublishPositionsLocked();
@@ -248,13 +253,22 @@ public sealed partial class JobQueue : IAsyncDisposable
         RaiseJobEnded(job, outcome);
     }
 
+    private const int MaxRememberedClients = 1024;
+
+    /// <summary>Client names are free-form: forget those with nothing waiting (they come back as never served, once).</summary>
+    private void PruneClientsLocked()
+    {
+        var waiting = _waiting.Select(j => j.Client).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in _lastStartPerClient.Keys.Where(k => !waiting.Contains(k)).ToList()) _lastStartPerClient.Remove(name);
+    }
+
     private Job? NextLocked()
     {
         Job? best = null;
         long bestServed = 0;
         foreach (var j in _waiting)
         {
-            var served = _startedPerClient.GetValueOrDefault(j.Client);
+            var served = _lastStartPerClient.GetValueOrDefault(j.Client);
             if (best == null || j.Priority > best.Priority
                 || (j.Priority == best.Priority && (served < bestServed || (served == bestServed && j.Sequence < best.Sequence))))
             {
@@ -270,7 +284,7 @@ public sealed partial class JobQueue : IAsyncDisposable
     {
         var ordered = _waiting
             .OrderByDescending(j => j.Priority)
-            .ThenBy(j => _startedPerClient.GetValueOrDefault(j.Client))
+            .ThenBy(j => _lastStartPerClient.GetValueOrDefault(j.Client))
             .ThenBy(j => j.Sequence)
             .ToList();
         for (int i = 0; i < ordered.Count; i++)
@@ -306,6 +320,7 @@ public sealed partial class JobQueue : IAsyncDisposable
             foreach (var j in running) Cancel(j.Id, JobCancelReason.Shutdown);
             await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         }
+        LogStatistics(Statistics);
     }
 
     public async ValueTask DisposeAsync()

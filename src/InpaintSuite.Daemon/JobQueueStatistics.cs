@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace InpaintSuite.Daemon;
 
@@ -180,6 +181,14 @@ public sealed partial class JobQueue
     }
 
     private void RaiseJobEnded(Job job, JobOutcome outcome) => JobEnded?.Invoke(job, outcome);
+
+    private void LogStatistics(JobQueueStatistics s) => LogStatistics(s.Submitted, s.Completed, s.Failed, s.CancelledQueued, s.CancelledRunning,
+        s.QueueWaitPercentile(50).TotalMilliseconds, s.QueueWaitPercentile(99).TotalMilliseconds,
+        s.IdleWhileWaiting.TotalMilliseconds, s.LongestIdleWhileWaiting.TotalMilliseconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "jobs: {Submitted} submitted, {Completed} completed, {Failed} failed, {CancelledQueued} cancelled while queued, {CancelledRunning} while running; "
+        + "queue wait p50 {P50Ms:F0} ms, p99 {P99Ms:F0} ms (recent jobs); a worker was idle while jobs waited for {IdleMs:F1} ms in all (longest {LongestIdleMs:F1} ms)")]
+    private partial void LogStatistics(long submitted, long completed, long failed, long cancelledQueued, long cancelledRunning, double p50Ms, double p99Ms, double idleMs, double longestIdleMs);
 
     /// <summary>Time since the queue was created (for throughput figures).</summary>
     public TimeSpan Uptime => Stopwatch.GetElapsedTime(_createdAt);

@@ -86,6 +86,7 @@ public sealed class DaemonJobRecord
     public required bool Started { get; init; }
     public required JobCancelReason? Reason { get; init; }
     public required string Client { get; init; }
+    public TimeSpan? QueueWait { get; init; }
 }
 
 /// <summary>
@@ -108,7 +109,7 @@ public static class LoadScenario
 
     /// <summary>Jobs for <paramref name="csharpClients"/> + <paramref name="pythonClients"/> clients; exactly round(fraction x total) get a cancel plan.</summary>
     public static List<LoadJob> CreateJobs(int csharpClients, int pythonClients, int jobsPerClient, double cancelFraction, int seed,
-        int minSize = 64, int maxSize = 128)
+        int minSize = 64, int maxSize = 128, string? clientPrefix = null)
     {
         var rng = new Random(seed);
         int clients = csharpClients + pythonClients;
@@ -129,7 +130,7 @@ public static class LoadScenario
                 {
                     Client = c,
                     Index = j,
-                    ClientName = (python ? "py-" : "cs-") + c.ToString(CultureInfo.InvariantCulture),
+                    ClientName = (clientPrefix ?? (python ? "py-" : "cs-")) + c.ToString(CultureInfo.InvariantCulture),
                     Width = w,
                     Height = h,
                     Image = image,
@@ -216,19 +217,22 @@ public static class LoadScenario
         return changed;
     }
 
-    /// <summary>Runs every job in-process through <paramref name="runner"/> (same conversions as the daemon), sets <see cref="LoadJob.ExpectedHash"/>; returns the wall time.</summary>
+    /// <summary>Runs every job in-process through <paramref name="runner"/> (same conversions as the daemon), sets <see cref="LoadJob.ExpectedHash"/>; returns the time spent in the runner.</summary>
     public static async Task<TimeSpan> ComputeExpectedAsync(IReadOnlyList<LoadJob> jobs, IOperationRunner runner)
     {
         var limits = new WireConversions.Limits(8192L * 8192, 8);
-        var sw = Stopwatch.StartNew();
+        var engine = TimeSpan.Zero;
         foreach (var job in jobs)
         {
-            var result = await runner.RunAsync(WireConversions.ToRequest(job.ToWire(), limits), null, CancellationToken.None);
+            var request = WireConversions.ToRequest(job.ToWire(), limits);
+            long t0 = Stopwatch.GetTimestamp();
+            var result = await runner.RunAsync(request, null, CancellationToken.None);
+            engine += Stopwatch.GetElapsedTime(t0);
             var wire = WireConversions.ToWire(result, W.PixelFormat.Rgba8, TimeSpan.Zero, TimeSpan.Zero);
             if (!OutsideMaskUnchanged(wire, job)) throw new InvalidOperationException($"in-process result of job {job.Key} changes pixels outside its mask");
             job.ExpectedHash = ResultHash(wire);
         }
-        return sw.Elapsed;
+        return engine;
     }
 
     /// <summary>One C# client: its own channel, its jobs one after another.</summary>
@@ -423,7 +427,7 @@ public static class LoadScenario
 
         public void Attach(JobQueue queue) => queue.JobEnded += (job, outcome) =>
         {
-            var record = new DaemonJobRecord { Outcome = outcome, Started = job.QueueWait != null, Reason = job.CancelReason, Client = job.Client };
+            var record = new DaemonJobRecord { Outcome = outcome, Started = job.QueueWait != null, Reason = job.CancelReason, Client = job.Client, QueueWait = job.QueueWait };
             if (!Ended.TryAdd(job.Id, record)) Duplicates.Add(job.Id);
         };
     }
@@ -446,6 +450,8 @@ public static class LoadScenario
         /// <summary>The warm-up run before the measured window (cold JIT).</summary>
         public JobQueueStatistics? WarmUp { get; set; }
         public List<double> ClientQueueSeconds { get; } = [];
+        public DaemonRecorder? Daemon { get; set; }
+        public IReadOnlyList<LoadObservation> Observations { get; set; } = [];
 
         public double JobsPerSecond => Jobs / Wall.TotalSeconds;
         public double CompletedPerSecond => Completed / Wall.TotalSeconds;
@@ -465,7 +471,7 @@ public static class LoadScenario
     /// <summary>Checks every observation against the plan, the in-process results and the daemon's records.</summary>
     public static Report Verify(IReadOnlyList<LoadJob> jobs, IReadOnlyList<LoadObservation> observed, DaemonRecorder daemon, JobQueueStatistics stats, TimeSpan wall)
     {
-        var report = new Report { Jobs = jobs.Count, Wall = wall, Statistics = stats };
+        var report = new Report { Jobs = jobs.Count, Wall = wall, Statistics = stats, Daemon = daemon, Observations = observed };
         var p = report.Problems;
         var byKey = observed.GroupBy(o => o.Key).ToDictionary(g => g.Key, g => g.ToList());
         foreach (var job in jobs)
@@ -542,7 +548,7 @@ public static class LoadScenario
         if (host.Queue.Statistics.Submitted != 0) throw new InvalidOperationException("run the load scenario on a fresh daemon");
         // Warm-up: the first jobs through a fresh process pay for JIT compilation of every path (run, cancel, drop,
         // completion), which shows as tens of ms of "idle while waiting" once. The measured window starts after it.
-        var warmJobs = CreateJobs(2, 0, CancelKinds.Length, 0.5, seed: 1);
+        var warmJobs = CreateJobs(2, 0, CancelKinds.Length, 0.5, seed: 1, clientPrefix: "warm-up-");
         await Task.WhenAll(warmJobs.GroupBy(j => j.Client).Select(g => RunCsharpClientAsync(host.GrpcAddress, g.ToList())));
         var quiet = Stopwatch.StartNew();
         while ((host.Queue.RunningCount != 0 || host.Queue.WaitingCount != 0) && quiet.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(5);

@@ -61,6 +61,11 @@ public sealed class LoadTests(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"client-side queue wait (Result.timings) p50 {JobQueueStatistics.Percentile(clientWaits, 50).TotalMilliseconds:F1} ms, p99 {JobQueueStatistics.Percentile(clientWaits, 99).TotalMilliseconds:F1} ms"));
 
+        foreach (var (id, r) in report.Daemon!.Ended.Where(e => e.Value.QueueWait != null).OrderByDescending(e => e.Value.QueueWait).Take(5))
+        {
+            var o = report.Observations.Single(x => x.JobId == id);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"long wait: {r.QueueWait!.Value.TotalMilliseconds:F0} ms {r.Client} job {o.Index} {o.Status} plan {jobs.Single(j => j.Key == o.Key).Cancel}"));
+        }
         Assert.True(report.Problems.Count == 0, string.Join("\n", report.Problems.Take(40)));
         var s = report.Statistics!;
         // Each job landed in exactly one bucket.
