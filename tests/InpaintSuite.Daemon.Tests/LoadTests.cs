@@ -43,18 +43,20 @@ public sealed class LoadTests(ITestOutputHelper output)
         var report = await LoadScenario.RunAsync(d.Host, jobs, TestPaths.DebianPython,
             Path.Combine(TestPaths.RepoRoot, "tests", "interop", "load_peer.py"), TimeSpan.FromSeconds(120));
 
-        // The engine is deterministic: the same jobs again in-process give the same bytes (and, warm now, the raw engine rate).
+        // The engine is deterministic: the same jobs again in-process give the same bytes.
         var again = jobs.Select(j => new LoadJob
         {
             Client = j.Client, Index = j.Index, ClientName = j.ClientName, Width = j.Width, Height = j.Height,
             Image = j.Image, Mask = j.Mask, Seed = j.Seed, Cancel = j.Cancel, DelayMs = j.DelayMs,
         }).ToList();
-        var warmInProcess = await LoadScenario.ComputeExpectedAsync(again, engines.Runner);
+        await LoadScenario.ComputeExpectedAsync(again, engines.Runner);
         Assert.Equal(jobs.Select(j => j.ExpectedHash), again.Select(j => j.ExpectedHash));
 
         output.WriteLine(report.Summary("40 clients x 5 jobs, 20% cancelled, 1 worker, content-aware 64..128 px"));
+        // Throughput against the raw engine and a one-client baseline is the bench's job (tests/bench/load.sh): here the
+        // in-process pass runs under xunit's synchronization context and is no fair baseline.
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"same jobs in-process, one after another: {warmInProcess.TotalSeconds:F2} s = {jobs.Count / warmInProcess.TotalSeconds:F1} jobs/s (engine only; {inProcess.TotalSeconds:F2} s on the first, cold pass)"));
+            $"expected results computed in-process in {inProcess.TotalSeconds:F2} s (cold), and again identical (deterministic)"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"warm-up before the measured window: {report.WarmUp!.Submitted} jobs, idle while jobs waited {report.WarmUp.IdleWhileWaiting.TotalMilliseconds:F2} ms (longest {report.WarmUp.LongestIdleWhileWaiting.TotalMilliseconds:F2} ms)"));
         var clientWaits = report.ClientQueueSeconds.Select(TimeSpan.FromSeconds).ToList();
@@ -72,8 +74,9 @@ public sealed class LoadTests(ITestOutputHelper output)
         Assert.Equal(jobs.Count, report.Completed + report.CancelledQueued + report.CancelledRunning + report.DroppedAfterResult);
         Assert.Equal(s.Submitted, s.Completed + s.CancelledQueued + s.CancelledRunning);
         Assert.True(report.Completed >= jobs.Count - 40, $"only {report.Completed} completed");
-        // The queue was deep, so "cancel when queued" plans hit queued jobs.
+        // The queue was deep, so "cancel when queued" plans hit queued jobs; "when started" ones hit running jobs.
         Assert.True(s.CancelledQueued > 0, "no job was cancelled while queued");
+        Assert.True(s.CancelledRunning > 0, "no job was cancelled while running");
         Assert.True(s.IdleWhileWaiting < IdleWhileWaitingBound,
             $"a worker was free for {s.IdleWhileWaiting.TotalMilliseconds:F1} ms (longest {s.LongestIdleWhileWaiting.TotalMilliseconds:F1} ms) while jobs waited");
         Assert.True(s.LongestIdleWhileWaiting < LongestIdleWhileWaitingBound,
