@@ -89,6 +89,17 @@ public sealed class Job
 
     internal bool TrySetCancelReason(JobCancelReason reason) => Interlocked.CompareExchange(ref _cancelReason, (int)reason, -1) == -1;
 
+    // Who ends a running job: the worker delivering a finished result, or a cancel. Exactly one wins, so a CancelJob
+    // that answers "cancelled" is never followed by a result, and one that comes too late answers "finished".
+    private const int Open = 0, SettledByResult = 1, SettledByCancel = 2;
+    private int _settled;
+
+    /// <summary>The worker has a result: true if it may deliver it (no cancel came first).</summary>
+    internal bool TrySettleByResult() => Interlocked.CompareExchange(ref _settled, SettledByResult, Open) == Open;
+
+    /// <summary>A cancel for a running job: false if the result was already being delivered.</summary>
+    internal bool TrySettleByCancel() => Interlocked.CompareExchange(ref _settled, SettledByCancel, Open) != SettledByResult;
+
     internal void Emit(W.JobEvent e)
     {
         e.JobId = Id;
@@ -182,6 +193,7 @@ public sealed partial class JobQueue : IAsyncDisposable
             return new W.CancelJobResponse { Cancelled = true, PreviousState = "queued" };
         }
         // Running: the runner sees the token; the worker completes the stream when it returns.
+        if (!job.TrySettleByCancel()) return new W.CancelJobResponse { Cancelled = false, PreviousState = "finished" };
         job.TrySetCancelReason(reason);
         try { job.Cancellation.Cancel(); } catch (ObjectDisposedException) { }
         LogCancelled(job.Id, "running", reason);
@@ -223,6 +235,12 @@ public sealed partial class JobQueue : IAsyncDisposable
             job.Cancellation.Token.ThrowIfCancellationRequested();
             var progress = new EventProgress(job);
             var result = await Task.Run(() => _runner.RunAsync(job.Request, progress, job.Cancellation.Token), job.Cancellation.Token).ConfigureAwait(false);
+            if (!job.TrySettleByResult())
+            {
+                // A cancel won the race with the engine's last step: the caller was told "cancelled", so it is.
+                SpinWait.SpinUntil(() => job.CancelReason != null);
+                throw new OperationCanceledException(job.Cancellation.Token);
+            }
             var now = Stopwatch.GetTimestamp();
             job.Emit(new W.JobEvent
             {

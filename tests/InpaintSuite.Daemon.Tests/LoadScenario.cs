@@ -492,7 +492,11 @@ public static class LoadScenario
                     if (job.Cancel != CancelPlan.None)
                     {
                         report.CancelTooLate++;
-                        if (o.CancelAccepted) report.CancelAcceptedButCompleted++;
+                        if (o.CancelAccepted)
+                        {
+                            report.CancelAcceptedButCompleted++;
+                            p.Add($"job {job.Key} ({o.JobId}): CancelJob answered cancelled ({o.CancelState}) but the result was delivered");
+                        }
                     }
                     break;
                 case "CANCELLED":

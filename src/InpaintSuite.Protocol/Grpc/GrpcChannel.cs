@@ -226,7 +226,15 @@ public sealed class GrpcChannel : IDisposable
             if (_tls?.LastRejection is { } rejected) return $"TLS to {authority} failed: server certificate rejected: {rejected}";
             return $"TLS to {authority} failed ({http.Message} {http.InnerException?.Message}); is the daemon serving TLS? (use http:// for a plaintext daemon)";
         }
-        if (Address.Scheme == Uri.UriSchemeHttp && http.HttpRequestError is HttpRequestError.HttpProtocolError or HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse)
+        // A TLS server answering a cleartext HTTP/2 preface closes or garbles the connection; which of these errors the
+        // handler reports depends on timing (handshake not completed, response ended, invalid response). A refused
+        // connection (a socket error) is not that, so it gets no TLS hint.
+        bool socketError = false;
+        for (var x = e.InnerException; x != null; x = x.InnerException)
+            if (x is System.Net.Sockets.SocketException) socketError = true;
+        if (Address.Scheme == Uri.UriSchemeHttp && !socketError
+            && http.HttpRequestError is HttpRequestError.HttpProtocolError or HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse
+                or HttpRequestError.ConnectionError or HttpRequestError.Unknown)
             return $"{http.Message} (if the daemon at {authority} serves TLS, use https://{authority})";
         return null;
     }
