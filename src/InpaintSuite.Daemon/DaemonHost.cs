@@ -101,7 +101,12 @@ public sealed partial class DaemonHost : IAsyncDisposable
             var previous = Engines.SessionCache.Observer;
             Engines.SessionCache.Observer = e => { previous?.Invoke(e); ModelCacheLog.Write(modelLog, e); };
         }
-        _queue = new JobQueue(runner, options.Workers, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Jobs"));
+        // With engines (not a bare runner), GPU inference gets a device of its own with one worker, so content-aware and
+        // fill jobs on the CPU workers do not wait behind it; without a GPU nothing is routed there.
+        var jobsLog = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Jobs");
+        _queue = Engines != null && (options.Runner == null || ReferenceEquals(options.Runner, Engines.Runner))
+            ? new JobQueue(runner, [new JobDevice(JobDevice.Cpu, options.Workers), new JobDevice(JobDevice.Gpu, 1)], Engines.DeviceOf, jobsLog)
+            : new JobQueue(runner, options.Workers, jobsLog);
         Service = new InpainterService(_queue, options, catalog, _health);
         var grpcEndpoint = new GrpcEndpoint(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Grpc"), _shutdown.Token);
         var bridgeEndpoint = new JsonBridge(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Bridge"), _shutdown.Token);

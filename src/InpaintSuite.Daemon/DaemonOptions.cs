@@ -53,7 +53,7 @@ public sealed class DaemonOptions
     /// <summary>Where the token lives when <see cref="AuthToken"/> is null and the host is not loopback.</summary>
     public string? TokenFile { get; set; }
 
-    /// <summary>Worker count (jobs run one at a time per worker; one device = one worker).</summary>
+    /// <summary>CPU worker count (jobs run one at a time per worker). GPU inference has its own single worker: one job owns the GPU.</summary>
     [Range(1, 1024)]
     public int Workers { get; set; } = 1;
 

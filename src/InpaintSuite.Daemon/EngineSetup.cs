@@ -147,6 +147,25 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
         }
     }
 
+    /// <summary>
+    /// The device a request runs on: <see cref="JobDevice.Gpu"/> for a diffusion engine whose sessions use a GPU
+    /// provider (one worker owns the GPU), else <see cref="JobDevice.Cpu"/> (content-aware, fill, CPU inference).
+    /// </summary>
+    public string DeviceOf(OperationRequest request)
+    {
+        Rescan();
+        try
+        {
+            return Registry.Resolve(request.Settings.Engine, request.Operation) is DiffusionEngine d && d.ExecutionProvider != "CPU"
+                ? JobDevice.Gpu
+                : JobDevice.Cpu;
+        }
+        catch (Exception e) when (e is EngineNotFoundException or InvalidRequestException)
+        {
+            return JobDevice.Cpu; // unknown engine or unsupported operation: the runner reports it, on the CPU worker
+        }
+    }
+
     private static Imaging.RgbaImage ContentAwarePreFill(Imaging.RgbaImage image, Imaging.Mask mask, CancellationToken ct) =>
         ContentAwareFill.Fill(image, mask, cancellationToken: ct);
 

@@ -38,14 +38,23 @@ public sealed class JobCancelledException(string jobId, JobCancelReason reason)
     public JobCancelReason Reason { get; } = reason;
 }
 
+/// <summary>A device and how many workers run jobs on it (one for a GPU: it is owned by one job at a time).</summary>
+public sealed record JobDevice(string Name, int Workers)
+{
+    public const string Cpu = "cpu";
+    public const string Gpu = "gpu";
+}
+
 /// <summary>One submitted operation and the stream of its events.</summary>
 public sealed class Job
 {
     private readonly Channel<W.JobEvent> _events = Channel.CreateUnbounded<W.JobEvent>(new UnboundedChannelOptions { SingleReader = true });
     private int _cancelReason = -1;
 
-    internal Job(string id, OperationRequest request, int priority, string client, W.PixelFormat inputFormat, long sequence)
+    internal Job(string id, OperationRequest request, int priority, string client, W.PixelFormat inputFormat, long sequence, int device = 0, string deviceName = JobDevice.Cpu)
     {
+        DeviceIndex = device;
+        Device = deviceName;
         Id = id;
         Request = request;
         Priority = priority;
@@ -61,6 +70,11 @@ public sealed class Job
     public int Priority { get; }
 
     public string Client { get; }
+
+    /// <summary>The device whose workers run this job ("cpu", "gpu").</summary>
+    public string Device { get; }
+
+    internal int DeviceIndex { get; }
 
     public W.PixelFormat InputFormat { get; }
 
@@ -125,7 +139,11 @@ public sealed partial class JobQueue : IAsyncDisposable
     // Per client: the start counter at its last start (absent = never, or forgotten; see PruneClientsLocked).
     private readonly Dictionary<string, long> _lastStartPerClient = new(StringComparer.Ordinal);
     private long _startCounter;
-    private readonly SemaphoreSlim _available = new(0);
+    private readonly JobDevice[] _devices;
+    private readonly Func<OperationRequest, string>? _deviceOf;
+    // Per device: a signal per waiting job, and how many of its workers are running a job.
+    private readonly SemaphoreSlim[] _available;
+    private readonly int[] _waitingOn, _runningOn;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _workers;
     private readonly Queue<string> _finishedIds = new();
@@ -133,11 +151,47 @@ public sealed partial class JobQueue : IAsyncDisposable
     private int _running;
     private volatile bool _closed;
 
+    /// <summary>One device ("cpu") with <paramref name="workers"/> workers.</summary>
     public JobQueue(IOperationRunner runner, int workers, ILogger logger)
+        : this(runner, [new JobDevice(JobDevice.Cpu, workers)], null, logger)
     {
+    }
+
+    /// <summary>
+    /// Workers per device: a job runs only on a worker of the device <paramref name="deviceOf"/> names for it (unknown
+    /// names and null mean the first device). A GPU is one device with one worker, so it is owned by one job at a time,
+    /// while CPU jobs (content-aware, fill) run beside it on the CPU device's workers instead of waiting behind it.
+    /// </summary>
+    public JobQueue(IOperationRunner runner, IReadOnlyList<JobDevice> devices, Func<OperationRequest, string>? deviceOf, ILogger logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(devices.Count);
         _runner = runner;
         _logger = logger;
-        _workers = Enumerable.Range(0, Math.Max(1, workers)).Select(i => Task.Run(() => WorkerLoopAsync(i))).ToArray();
+        _devices = [.. devices.Select(d => d with { Workers = Math.Max(1, d.Workers) })];
+        _deviceOf = deviceOf;
+        _available = [.. _devices.Select(_ => new SemaphoreSlim(0))];
+        _waitingOn = new int[_devices.Length];
+        _runningOn = new int[_devices.Length];
+        var workers = new List<Task>();
+        for (int d = 0; d < _devices.Length; d++)
+            for (int i = 0; i < _devices[d].Workers; i++)
+            {
+                int device = d, worker = workers.Count;
+                workers.Add(Task.Run(() => WorkerLoopAsync(worker, device)));
+            }
+        _workers = [.. workers];
+    }
+
+    public IReadOnlyList<JobDevice> Devices => _devices;
+
+    private int DeviceIndexOf(OperationRequest request)
+    {
+        if (_deviceOf == null || _devices.Length == 1) return 0;
+        string name;
+        try { name = _deviceOf(request); }
+        catch (Exception) { return 0; } // routing is a hint; the runner reports an unknown engine properly
+        int i = Array.FindIndex(_devices, d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));
+        return i < 0 ? 0 : i;
     }
 
     public int WaitingCount { get { lock (_gate) return _waiting.Count; } }
@@ -151,17 +205,19 @@ public sealed partial class JobQueue : IAsyncDisposable
     {
         if (_closed) throw new GrpcStatusException(GrpcStatusCode.Unavailable, "the daemon is shutting down");
         Job job;
+        int device = DeviceIndexOf(request);
         lock (_gate)
         {
             var seq = ++_sequence;
-            job = new Job(Guid.NewGuid().ToString("N")[..16], request, priority, client ?? "", inputFormat, seq);
+            job = new Job(Guid.NewGuid().ToString("N")[..16], request, priority, client ?? "", inputFormat, seq, device, _devices[device].Name);
             _jobs[job.Id] = job;
             _waiting.Add(job);
+            _waitingOn[device]++;
             OnSubmittedLocked();
             PublishPositionsLocked();
         }
         LogQueued(job.Id, request.Operation, job.Client, job.Priority);
-        _available.Release();
+        _available[device].Release();
         return job;
     }
 
@@ -178,6 +234,7 @@ public sealed partial class JobQueue : IAsyncDisposable
             {
                 job.TrySetCancelReason(reason);
                 _waiting.Remove(job);
+                _waitingOn[job.DeviceIndex]--;
                 OnCancelledQueuedLocked();
                 job.State = JobState.Finished;
                 RememberFinishedLocked(job);
@@ -200,18 +257,20 @@ public sealed partial class JobQueue : IAsyncDisposable
         return new W.CancelJobResponse { Cancelled = true, PreviousState = "running" };
     }
 
-    private async Task WorkerLoopAsync(int worker)
+    private async Task WorkerLoopAsync(int worker, int device)
     {
         while (true)
         {
-            try { await _available.WaitAsync(_stop.Token).ConfigureAwait(false); }
+            try { await _available[device].WaitAsync(_stop.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
             Job? job;
             lock (_gate)
             {
-                job = NextLocked();
+                job = NextLocked(device);
                 if (job == null) continue;
                 _waiting.Remove(job);
+                _waitingOn[device]--;
+                _runningOn[device]++;
                 job.State = JobState.Running;
                 job.StartedAt = Stopwatch.GetTimestamp();
                 job.QueueWait = Stopwatch.GetElapsedTime(job.EnqueuedAt, job.StartedAt);
@@ -261,6 +320,7 @@ public sealed partial class JobQueue : IAsyncDisposable
         {
             job.State = JobState.Finished;
             _running--;
+            _runningOn[job.DeviceIndex]--;
             RememberFinishedLocked(job);
             OnRunEndedLocked(job, outcome);
         }
@@ -280,12 +340,13 @@ public sealed partial class JobQueue : IAsyncDisposable
         foreach (var name in _lastStartPerClient.Keys.Where(k => !waiting.Contains(k)).ToList()) _lastStartPerClient.Remove(name);
     }
 
-    private Job? NextLocked()
+    private Job? NextLocked(int device)
     {
         Job? best = null;
         long bestServed = 0;
         foreach (var j in _waiting)
         {
+            if (j.DeviceIndex != device) continue;
             var served = _lastStartPerClient.GetValueOrDefault(j.Client);
             if (best == null || j.Priority > best.Priority
                 || (j.Priority == best.Priority && (served < bestServed || (served == bestServed && j.Sequence < best.Sequence))))
@@ -297,20 +358,26 @@ public sealed partial class JobQueue : IAsyncDisposable
         return best;
     }
 
-    /// <summary>Sends each waiting job its position (0 = next) when it changed.</summary>
+    /// <summary>Sends each waiting job its position on its device (0 = next) when it changed.</summary>
     private void PublishPositionsLocked()
     {
-        var ordered = _waiting
-            .OrderByDescending(j => j.Priority)
-            .ThenBy(j => _lastStartPerClient.GetValueOrDefault(j.Client))
-            .ThenBy(j => j.Sequence)
-            .ToList();
-        for (int i = 0; i < ordered.Count; i++)
+        for (int d = 0; d < _devices.Length; d++)
         {
-            var j = ordered[i];
-            if (j.LastPosition == i) continue;
-            j.LastPosition = i;
-            j.Emit(new W.JobEvent { Queued = new W.Queued { Position = (uint)i } });
+            if (_waitingOn[d] == 0) continue;
+            int device = d;
+            var ordered = _waiting
+                .Where(j => j.DeviceIndex == device)
+                .OrderByDescending(j => j.Priority)
+                .ThenBy(j => _lastStartPerClient.GetValueOrDefault(j.Client))
+                .ThenBy(j => j.Sequence)
+                .ToList();
+            for (int i = 0; i < ordered.Count; i++)
+            {
+                var j = ordered[i];
+                if (j.LastPosition == i) continue;
+                j.LastPosition = i;
+                j.Emit(new W.JobEvent { Queued = new W.Queued { Position = (uint)i } });
+            }
         }
     }
 

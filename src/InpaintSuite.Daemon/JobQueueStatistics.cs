@@ -165,7 +165,9 @@ public sealed partial class JobQueue
     /// </summary>
     private void TrackIdleLocked()
     {
-        bool idle = _waiting.Count > 0 && _running < _workers.Length;
+        // Idle while waiting: some device has jobs waiting and a free worker (another device's queue does not count).
+        bool idle = false;
+        for (int d = 0; d < _devices.Length && !idle; d++) idle = _waitingOn[d] > 0 && _runningOn[d] < _devices[d].Workers;
         if (idle && _idleSince == 0)
         {
             _idleSince = Stopwatch.GetTimestamp();

@@ -37,7 +37,21 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         _schedulerConfig = entry.SchedulerConfigPath != null ? SchedulerConfig.Load(entry.SchedulerConfigPath) : SchedulerConfig.StableDiffusion15;
         _defaultScheduler = DefaultSchedulerName(entry.SchedulerConfigPath);
         _contentAwarePreFill = contentAwarePreFill;
+        var options = sessionOptions ?? Runtime.Onnx.OrtSessionOptions.Default;
+        _executionProvider = new Lazy<string>(() =>
+        {
+            try { return options.ResolveProvider(); }
+            catch (Exception) { return "CPU"; } // a routing hint only: the job itself reports why ONNX Runtime failed
+        });
     }
+
+    private readonly Lazy<string> _executionProvider;
+
+    /// <summary>
+    /// The execution provider this engine's sessions use ("CPU", "CUDA", "DirectML"): decides which device's worker
+    /// runs its jobs. "CPU" when ONNX Runtime cannot say (it then cannot run a GPU either).
+    /// </summary>
+    public string ExecutionProvider => _executionProvider.Value;
 
     public string Name => _model.Name;
 

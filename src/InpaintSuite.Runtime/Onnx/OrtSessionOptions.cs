@@ -47,4 +47,15 @@ public sealed record OrtSessionOptions
     public IReadOnlyDictionary<string, string>? ConfigEntries { get; init; }
 
     public static OrtSessionOptions Default { get; } = new();
+
+    /// <summary>
+    /// The execution provider sessions created with these options use ("CPU", "CUDA", "DirectML"). For
+    /// <see cref="ExecutionProviderKind.Auto"/> this makes the once-per-process decision the first session would make.
+    /// Throws like session creation when an explicitly requested provider cannot be enabled.
+    /// </summary>
+    public string ResolveProvider()
+    {
+        using var built = ExecutionProviders.Build(this);
+        return built.Provider;
+    }
 }

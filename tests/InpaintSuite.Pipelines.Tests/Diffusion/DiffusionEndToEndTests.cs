@@ -59,6 +59,15 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
         Assert.Equal("tiny-sd-inpaint", setup.Registry.Resolve("auto", Operation.Outpaint).Name);
         Assert.Equal("tiny-sd-base", setup.Registry.Resolve("auto", Operation.ImageToImage).Name);
         Assert.Equal("tiny-sd-depth", setup.Registry.Resolve("auto", Operation.DepthToImage).Name);
+        // No GPU here: the diffusion engines resolve to the CPU provider, so their jobs go to the CPU workers
+        // (a GPU provider would route them to the daemon's single GPU worker).
+        var inpaint = new OperationRequest { Operation = Operation.Inpaint, Image = Photo(64, 48), Mask = Blob(64, 48, 30, 20, 8, 6) };
+        Assert.Equal("CPU", ((DiffusionEngine)setup.Registry.Resolve("auto", Operation.Inpaint)).ExecutionProvider);
+        Assert.Equal(JobDevice.Cpu, setup.DeviceOf(inpaint));
+        Assert.Equal(JobDevice.Cpu, setup.DeviceOf(new OperationRequest
+        {
+            Operation = Operation.Inpaint, Image = Photo(64, 48), Settings = new GenerationSettings { Engine = "no-such-engine" },
+        }));
     }
 
     [Fact]
