@@ -16,13 +16,7 @@ public sealed class CliTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    private static async Task<(int Code, string Out, string Err)> Cli(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = await Program.RunAsync(args, o, e, CancellationToken.None);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Cli(params string[] args) => CliHarness.RunAsync(args);
 
     /// <summary>A 96x64 photo-like image with a gradient and texture, and a mask with a blob.</summary>
     private (string Image, string Mask, RgbaImage Img, Mask M) MakeInputs(int w = 96, int h = 64, PixelDepth depth = PixelDepth.U8)

@@ -7,13 +7,7 @@ namespace InpaintSuite.Cli.Tests;
 /// <summary>`inpaintsuite tokenize` and `inpaintsuite schedule` print one JSON object.</summary>
 public class DiagnosticsCommandTests
 {
-    private static async Task<(int Code, string Out, string Err)> Cli(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = await Program.RunAsync(args, o, e, CancellationToken.None);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Cli(params string[] args) => CliHarness.RunAsync(args);
 
     [Fact]
     public async Task TokenizePrintsIdsAndCount()

@@ -19,13 +19,7 @@ public sealed class TlsCliTests(TestCertificates certs) : IClassFixture<TestCert
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    private static async Task<(int Code, string Out, string Err)> Cli(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = await Program.RunAsync(args, o, e, CancellationToken.None);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Cli(params string[] args) => CliHarness.RunAsync(args);
 
     [Fact]
     public async Task Inpaint_and_health_over_tls_with_tls_ca()

@@ -16,12 +16,7 @@ public sealed class TinyModelsFixture : IDisposable
 {
     public TinyModelsFixture()
     {
-        Directory = System.IO.Directory.CreateTempSubdirectory("inpaintsuite-cancel-models-").FullName;
-        var missing = TestPaths.PythonModulesMissing("onnx", "numpy");
-        Assert.True(missing == null, missing);
-        var (code, stdout, stderr) = TestPaths.Run(TestPaths.DebianPython,
-            [Path.Combine(TestPaths.RepoRoot, "tests", "tools", "make_tiny_models.py"), Directory, "--shared", TestPaths.Shared], TimeSpan.FromMinutes(3));
-        Assert.True(code == 0, $"make_tiny_models.py failed: {stderr}{stdout}");
+        Directory = TinyModels.CreateFolders("inpaintsuite-cancel-models-");
         Photo = ImageCodec.Load(Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.png"));
     }
 
