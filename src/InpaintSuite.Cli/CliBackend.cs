@@ -69,7 +69,7 @@ internal abstract class CliBackend : IAsyncDisposable
 /// <summary>Certificates to trust for an https:// daemon: --tls-ca FILE, else INPAINTSUITE_TLS_CA, else the system store (null).</summary>
 internal static class CliTls
 {
-    public const string EnvironmentVariable = "INPAINTSUITE_TLS_CA";
+    public const string EnvironmentVariable = ClientCredentials.TrustVariable;
 
     /// <summary>What to do about a rejected daemon certificate, in CLI terms.</summary>
     public static string Hint(GrpcStatusException e) =>
@@ -94,12 +94,7 @@ internal static class CliTls
 /// <summary>The bearer token a client sends by default: INPAINTSUITE_TOKEN, else the daemon's token file if present.</summary>
 internal static class CliToken
 {
-    public static string? FromDefaultFile()
-    {
-        if (Environment.GetEnvironmentVariable("INPAINTSUITE_TOKEN") is { Length: > 0 } t) return t.Trim();
-        string path = DaemonAuth.DefaultTokenFile();
-        return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
-    }
+    public static string? FromDefaultFile() => ClientCredentials.DefaultToken();
 }
 
 /// <summary>Core request/result types to and from the wire, for the client side.</summary>

@@ -20,17 +20,7 @@ public static class DaemonAuth
     public static string DefaultTokenFile() => Path.Combine(ConfigDirectory(), "token");
 
     /// <summary>%APPDATA%\inpaintsuite on Windows, $XDG_CONFIG_HOME/inpaintsuite or ~/.config/inpaintsuite elsewhere (token, appsettings.json).</summary>
-    public static string ConfigDirectory()
-    {
-        string dir;
-        if (OperatingSystem.IsWindows()) dir = Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData);
-        else
-        {
-            var xdg = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
-            dir = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config");
-        }
-        return Path.Combine(dir, "inpaintsuite");
-    }
+    public static string ConfigDirectory() => Protocol.ClientCredentials.ConfigDirectory();
 
     public static (string? Token, string? TokenFile) Resolve(DaemonOptions options)
     {

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using InpaintSuite.Protocol;
 using InpaintSuite.Protocol.Grpc;
 using InpaintSuite.Protocol.V1;
@@ -5,7 +6,7 @@ using InpaintSuite.Protocol.V1;
 namespace InpaintSuite.PaintDotNet.Core;
 
 /// <summary>
-/// The real <see cref="IInpaintService"/>: the daemon's gRPC Inpaint stream over HTTP/2 cleartext,
+/// The real <see cref="IInpaintService"/>: the daemon's gRPC Inpaint stream over HTTP/2 (cleartext or TLS),
 /// through the Protocol project's <see cref="InpainterClient"/>. Cancelling resets the stream, which
 /// cancels the daemon job. Transport and status errors become <see cref="InpaintServiceException"/>
 /// with a sentence the user can act on.
@@ -14,15 +15,38 @@ public sealed class DaemonInpaintService : IInpaintService, IDisposable
 {
     private readonly InpainterClient client;
 
-    public DaemonInpaintService(string address, string? bearerToken = null)
-        : this(ParseAddress(address), bearerToken)
+    public DaemonInpaintService(string address, string? bearerToken = null, X509Certificate2Collection? trustedCertificates = null)
+        : this(ParseAddress(address), bearerToken, trustedCertificates)
     {
     }
 
-    public DaemonInpaintService(Uri address, string? bearerToken = null)
+    /// <param name="address">http://host:port (cleartext, loopback) or https://host:port (a daemon serving TLS).</param>
+    /// <param name="bearerToken">Sent as `authorization: Bearer` (non-loopback daemons require it).</param>
+    /// <param name="trustedCertificates">For https: the daemon's CA or own certificate; null = the system trust store.</param>
+    public DaemonInpaintService(Uri address, string? bearerToken = null, X509Certificate2Collection? trustedCertificates = null)
     {
         Address = address;
-        client = new InpainterClient(address, new GrpcChannelOptions { BearerToken = bearerToken });
+        client = new InpainterClient(address, new GrpcChannelOptions { BearerToken = bearerToken, TrustedCertificates = trustedCertificates });
+    }
+
+    /// <summary>
+    /// The service for the dialog's daemon address with the user's default credentials, as the CLI uses them: the token
+    /// from INPAINTSUITE_TOKEN or the token file in the user's InpaintSuite config folder, and the certificates in
+    /// INPAINTSUITE_TLS_CA for an https:// daemon. A certificate file that cannot be read is a failure in words.
+    /// </summary>
+    public static DaemonInpaintService ForSettings(InpaintSettings settings)
+    {
+        X509Certificate2Collection? trust;
+        try
+        {
+            trust = ClientCredentials.DefaultTrust();
+        }
+        catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new InpaintServiceException(InpaintFailure.Rejected,
+                $"The certificate file in {ClientCredentials.TrustVariable} cannot be used: {e.Message}", e);
+        }
+        return new DaemonInpaintService(settings.DaemonAddress, ClientCredentials.DefaultToken(), trust);
     }
 
     public Uri Address { get; }
@@ -94,7 +118,7 @@ public sealed class DaemonInpaintService : IInpaintService, IDisposable
     private static Uri ParseAddress(string address) =>
         Uri.TryCreate(address, UriKind.Absolute, out var u) && (u.Scheme == "http" || u.Scheme == "https")
             ? u
-            : throw new InpaintServiceException(InpaintFailure.Rejected, $"The daemon address '{address}' is not an http:// URL (e.g. {InpaintSettings.DefaultDaemonAddress}).");
+            : throw new InpaintServiceException(InpaintFailure.Rejected, $"The daemon address '{address}' is not an http:// or https:// URL (e.g. {InpaintSettings.DefaultDaemonAddress}).");
 
     public void Dispose() => client.Dispose();
 }

@@ -29,7 +29,7 @@ public sealed record InpaintSettings
     public float Feather { get; init; } = 4f;
     /// <summary>Context around the hole sent to the daemon, px; null = automatic (see <see cref="InpaintPlanner"/>).</summary>
     public int? ContextPadding { get; init; }
-    /// <summary>Daemon address (gRPC, h2c).</summary>
+    /// <summary>Daemon address: http://127.0.0.1:50151 (h2c, loopback) or https://host:port for a daemon serving TLS.</summary>
     public string DaemonAddress { get; init; } = DefaultDaemonAddress;
 
     public const string DefaultDaemonAddress = "http://127.0.0.1:50151";

@@ -142,7 +142,7 @@ internal sealed class InpaintSuiteConfigForm : EffectConfigForm<InpaintSuiteEffe
     {
         try
         {
-            using var service = new DaemonInpaintService(settings.DaemonAddress);
+            using var service = DaemonInpaintService.ForSettings(settings);
             // Task.Run: planning copies the layer; keep that off the UI thread too.
             var r = await Task.Run(() => InpaintJob.RunAsync(service, source, selection, settings, progress, cts.Token), cts.Token);
             result = r;

@@ -45,7 +45,7 @@ public sealed class InpaintSuiteEffect : BitmapEffect<InpaintSuiteConfigToken>
             {
                 var surface = PdnBridge.ReadSource(Environment);
                 var selection = PdnBridge.ReadSelection(Environment);
-                using var service = new DaemonInpaintService(token.Settings.DaemonAddress);
+                using var service = DaemonInpaintService.ForSettings(token.Settings);
                 token.Result = InpaintJob.RunAsync(service, surface, selection, token.Settings, null, CancellationToken)
                     .GetAwaiter().GetResult();
             }
