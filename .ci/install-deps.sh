@@ -2,10 +2,11 @@
 # Debian packages the tests use (all through Debian's /usr/bin/python3):
 #   python3-grpcio + grpc-tools: a stock gRPC peer; opencv/pil/skimage: reference decodes, baselines, eval;
 #   opencv-doc: sample photos; python3-onnx: builds the tiny test model folders (tests/tools/make_tiny_models.py); krita + xvfb: the real headless Krita; nodejs/npm for ONNX Runtime's native build.
+#   openssl: the Krita bridge TLS test makes its certificate with it.
 #   python3-pyqt5: Krita's Python plugins need it (Debian only recommends it); imagemagick: GUI screenshots.
 set -euo pipefail
 pkgs=(python3 python3-numpy python3-grpcio python3-grpc-tools python3-opencv python3-pil python3-skimage
-      opencv-doc python3-onnx protobuf-compiler krita xvfb xauth python3-pyqt5 imagemagick)
+      opencv-doc python3-onnx protobuf-compiler krita xvfb xauth python3-pyqt5 imagemagick openssl)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -8,7 +8,8 @@ show while the job runs.
 import json
 
 from PyQt5.QtCore import QObject, QUrl, QByteArray
-from PyQt5.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
+from PyQt5.QtNetwork import (QNetworkAccessManager, QNetworkReply, QNetworkRequest, QSslCertificate,
+                             QSslConfiguration)
 
 from . import core
 
@@ -25,6 +26,9 @@ def _transport_error(reply, base_url):
                                 % base_url, status="UNAVAILABLE")
     if err == QNetworkReply.OperationCanceledError:
         return core.BridgeError("cancelled", status="CANCELLED")
+    if err == QNetworkReply.SslHandshakeFailedError:
+        return core.BridgeError("TLS to %s failed: %s (trust the daemon's CA or certificate: INPAINTSUITE_TLS_CA)"
+                                % (base_url, reply.errorString()), status="UNAVAILABLE")
     return core.BridgeError("network error: %s" % reply.errorString(), status="UNAVAILABLE")
 
 
@@ -129,11 +133,19 @@ class JobStream(QObject):
 class BridgeClient(QObject):
     """Talks to one daemon. base_url like http://127.0.0.1:50152."""
 
-    def __init__(self, base_url=core.DEFAULT_BRIDGE_URL, parent=None, token=""):
+    def __init__(self, base_url=core.DEFAULT_BRIDGE_URL, parent=None, token="", ca_file=""):
+        """ca_file: for an https:// daemon, a PEM file with its CA or its own certificate (else the system store)."""
         QObject.__init__(self, parent)
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.nam = QNetworkAccessManager(self)
+        self.ssl = None
+        if ca_file:
+            certs = QSslCertificate.fromPath(ca_file)
+            if not certs:
+                raise core.BridgeError("no certificate could be read from %s" % ca_file, status="INVALID_ARGUMENT")
+            self.ssl = QSslConfiguration.defaultConfiguration()
+            self.ssl.setCaCertificates(certs)
 
     def request(self, path):
         req = QNetworkRequest(QUrl(self.base_url + path))
@@ -141,6 +153,8 @@ class BridgeClient(QObject):
         req.setAttribute(QNetworkRequest.HTTP2AllowedAttribute, False)
         if self.token:
             req.setRawHeader(b"Authorization", b"Bearer " + self.token.encode("utf-8"))
+        if self.ssl is not None:
+            req.setSslConfiguration(self.ssl)
         return req
 
     def get_json(self, path, on_done):

@@ -7,12 +7,35 @@ Wire format = the daemon's JSON bridge: proto3 JSON of protos/inpaintsuite/v1/in
 
 import base64
 import json
+import os
 import struct
 import sys
 from array import array
 from collections import namedtuple
 
 DEFAULT_BRIDGE_URL = "http://127.0.0.1:50152"
+
+
+def config_dir(environ, home, windows):
+    """The user's InpaintSuite config folder, as the daemon and CLI use it (token, appsettings.json)."""
+    if windows:
+        base = environ.get("APPDATA") or os.path.join(home, "AppData", "Roaming")
+    else:
+        base = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    return os.path.join(base, "inpaintsuite")
+
+
+def default_token(environ, home, windows, setting=""):
+    """The bearer token to send, like the CLI: INPAINTSUITE_TOKEN, else the plugin setting, else the user's token
+    file (the one a daemon creates on this machine, or a copy of a studio daemon's), else "" (loopback needs none)."""
+    token = environ.get("INPAINTSUITE_TOKEN", "").strip() or (setting or "").strip()
+    if token:
+        return token
+    try:
+        with open(os.path.join(config_dir(environ, home, windows), "token"), "r") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 CLIENT_NAME = "krita"
 
 # ----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ exception escaping a slot would open Krita's Python traceback dialog."""
 
 import functools
 import os
+import sys
 import time
 import traceback
 import weakref
@@ -53,12 +54,21 @@ def bridge_url():
 
 
 def bridge_token():
-    """The daemon's auth token when it requires one (inpaintsuite serve --token)."""
-    token = os.environ.get("INPAINTSUITE_TOKEN")
-    if token:
-        return token
+    """The daemon's auth token when it requires one: INPAINTSUITE_TOKEN, the plugin setting, or the token file."""
     try:
-        return Krita.instance().readSetting(SETTINGS_GROUP, "token", "")
+        setting = Krita.instance().readSetting(SETTINGS_GROUP, "token", "")
+    except Exception:
+        setting = ""
+    return core.default_token(os.environ, os.path.expanduser("~"), sys.platform == "win32", setting)
+
+
+def bridge_ca():
+    """For an https:// daemon: INPAINTSUITE_TLS_CA, else the plugin setting "tls_ca" (a PEM file), else none."""
+    ca = os.environ.get("INPAINTSUITE_TLS_CA")
+    if ca:
+        return ca
+    try:
+        return Krita.instance().readSetting(SETTINGS_GROUP, "tls_ca", "")
     except Exception:
         return ""
 
@@ -242,7 +252,7 @@ class InpaintSuiteDocker(DockWidget):
     def connect_daemon(self):
         url = self.url_edit.text().strip() or core.DEFAULT_BRIDGE_URL
         if self.client is None or self.client.base_url != url.rstrip("/"):
-            self.client = BridgeClient(url, self, token=bridge_token())
+            self.client = BridgeClient(url, self, token=bridge_token(), ca_file=bridge_ca())
             try:
                 Krita.instance().writeSetting(SETTINGS_GROUP, "bridge_url", url)
             except Exception:

@@ -129,8 +129,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
 
 
-def start(port=0, step_delay=0.01):
+def start(port=0, step_delay=0.01, tls=None):
+    """tls: (certfile, keyfile) to serve HTTPS, as the real bridge does with serve --tls-cert."""
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    if tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(tls[0], tls[1])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     server.requests, server.cancelled, server.step_delay = [], [], step_delay
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -138,7 +144,8 @@ def start(port=0, step_delay=0.01):
 
 
 if __name__ == "__main__":
+    tls = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None
     srv = start(int(sys.argv[1]) if len(sys.argv) > 1 else 50152,
-                step_delay=float(sys.argv[2]) if len(sys.argv) > 2 else 0.2)
-    print("fake bridge on http://127.0.0.1:%d" % srv.server_address[1], flush=True)
+                step_delay=float(sys.argv[2]) if len(sys.argv) > 2 else 0.2, tls=tls)
+    print("fake bridge on %s://127.0.0.1:%d" % ("https" if tls else "http", srv.server_address[1]), flush=True)
     threading.Event().wait()

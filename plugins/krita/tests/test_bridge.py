@@ -3,9 +3,11 @@
 Needs PyQt5 for /usr/bin/python3 (Debian: python3-pyqt5); fails with that hint when missing."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -176,3 +178,71 @@ class BridgeClientTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BridgeTlsTests(unittest.TestCase):
+    """The client against an HTTPS bridge (what `serve --tls-cert` gives): trusted with the daemon's certificate as
+    its CA file it works; with the system store only it fails with a TLS message, not a hang."""
+
+    @classmethod
+    def setUpClass(cls):
+        if QCoreApplication is None:
+            raise AssertionError("PyQt5 is missing for %s: apt-get install python3-pyqt5" % sys.executable)
+        if shutil.which("openssl") is None:
+            raise AssertionError("openssl is missing: apt-get install openssl")
+        cls.app = QCoreApplication.instance() or QCoreApplication([])
+        cls.dir = tempfile.mkdtemp(prefix="inpaintsuite-krita-tls-")
+        cls.cert, cls.key = os.path.join(cls.dir, "cert.pem"), os.path.join(cls.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cls.key, "-out", cls.cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        port = free_port()
+        cls.server = subprocess.Popen(
+            [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_daemon.py"),
+             str(port), "0.02", cls.cert, cls.key], stdout=subprocess.PIPE)
+        line = cls.server.stdout.readline().decode()
+        assert line.startswith("fake bridge on https://"), line
+        cls.url = "https://127.0.0.1:%d" % port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.kill()
+        cls.server.wait()
+        cls.server.stdout.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def health(self, client):
+        from PyQt5.QtCore import QEventLoop, QTimer
+        box, loop = {}, QEventLoop()
+
+        def done(obj, err):
+            box.update(done=True, obj=obj, err=err)
+            loop.quit()
+        client.health(done)
+        if not box.get("done"):
+            QTimer.singleShot(10000, loop.quit)
+            loop.exec_()
+        self.assertTrue(box.get("done"), "timed out")
+        return box["obj"], box["err"]
+
+    def test_trusted_ca_file_works(self):
+        from inpaint_suite.bridge import BridgeClient
+        obj, err = self.health(BridgeClient(self.url, ca_file=self.cert))
+        self.assertIsNone(err)
+        self.assertEqual(obj["status"], "SERVING")
+
+    def test_untrusted_certificate_is_a_tls_error(self):
+        from inpaint_suite.bridge import BridgeClient
+        obj, err = self.health(BridgeClient(self.url))
+        self.assertIsNone(obj)
+        self.assertIn("TLS", str(err))
+        self.assertIn("INPAINTSUITE_TLS_CA", str(err))
+
+    def test_unreadable_ca_file_is_said_at_once(self):
+        from inpaint_suite.bridge import BridgeClient
+        bad = os.path.join(self.dir, "not-a-cert.pem")
+        with open(bad, "w") as f:
+            f.write("hello")
+        with self.assertRaises(core.BridgeError) as e:
+            BridgeClient(self.url, ca_file=bad)
+        self.assertIn("not-a-cert.pem", str(e.exception))

@@ -350,3 +350,28 @@ class PatchTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DefaultTokenTests(unittest.TestCase):
+    """The token the plugin sends, resolved like the CLI's: env, then the plugin setting, then the token file."""
+
+    def test_order_and_token_file(self):
+        import tempfile
+        home = tempfile.mkdtemp(prefix="inpaintsuite-krita-token-")
+        try:
+            env = {"XDG_CONFIG_HOME": os.path.join(home, "cfg")}
+            self.assertEqual(core.default_token(env, home, False), "")
+            os.makedirs(os.path.join(home, "cfg", "inpaintsuite"))
+            with open(os.path.join(home, "cfg", "inpaintsuite", "token"), "w") as f:
+                f.write("from-file\n")
+            self.assertEqual(core.default_token(env, home, False), "from-file")
+            self.assertEqual(core.default_token(env, home, False, setting="from-setting"), "from-setting")
+            env["INPAINTSUITE_TOKEN"] = "from-env"
+            self.assertEqual(core.default_token(env, home, False, setting="from-setting"), "from-env")
+            # Without XDG_CONFIG_HOME: ~/.config; on Windows %APPDATA%.
+            self.assertEqual(core.config_dir({}, home, False), os.path.join(home, ".config", "inpaintsuite"))
+            self.assertEqual(core.config_dir({"APPDATA": "C:/Users/u/AppData/Roaming"}, home, True),
+                             os.path.join("C:/Users/u/AppData/Roaming", "inpaintsuite"))
+        finally:
+            import shutil
+            shutil.rmtree(home, ignore_errors=True)
