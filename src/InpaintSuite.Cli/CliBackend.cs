@@ -21,7 +21,7 @@ internal abstract class CliBackend : IAsyncDisposable
         {
             if (!Uri.TryCreate(daemonUrl, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
                 throw new UsageException($"--daemon '{daemonUrl}' is not an http:// or https:// URL");
-            return new DaemonBackend(uri, token ?? CliToken.FromDefaultFile(), CliTls.Trusted(tlsCa));
+            return new DaemonBackend(uri, token ?? ClientCredentials.DefaultToken(), CliTls.Trusted(tlsCa));
         }
         return new InProcessBackend(modelsDir);
     }
@@ -79,22 +79,19 @@ internal static class CliTls
     {
         var (path, source) = flag is { Length: > 0 } ? (flag, "--tls-ca") : (Environment.GetEnvironmentVariable(EnvironmentVariable), EnvironmentVariable);
         if (path is not { Length: > 0 }) return null;
-        if (!File.Exists(path)) throw new UsageException($"{source}: certificate file not found: {path}");
         try
         {
-            return GrpcTls.LoadCertificates(path);
+            return ClientCredentials.LoadTrust(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new UsageException($"{source}: certificate file not found: {path}");
         }
         catch (System.Security.Cryptography.CryptographicException e)
         {
             throw new UsageException($"{source}: {path} is not a PEM or DER certificate: {e.Message}");
         }
     }
-}
-
-/// <summary>The bearer token a client sends by default: INPAINTSUITE_TOKEN, else the daemon's token file if present.</summary>
-internal static class CliToken
-{
-    public static string? FromDefaultFile() => ClientCredentials.DefaultToken();
 }
 
 /// <summary>Core request/result types to and from the wire, for the client side.</summary>

@@ -17,7 +17,7 @@ public static class DaemonAuth
     }
 
     /// <summary>%APPDATA%\inpaintsuite\token on Windows, $XDG_CONFIG_HOME/inpaintsuite/token or ~/.config/inpaintsuite/token elsewhere.</summary>
-    public static string DefaultTokenFile() => Path.Combine(ConfigDirectory(), "token");
+    public static string DefaultTokenFile() => Protocol.ClientCredentials.TokenFile();
 
     /// <summary>%APPDATA%\inpaintsuite on Windows, $XDG_CONFIG_HOME/inpaintsuite or ~/.config/inpaintsuite elsewhere (token, appsettings.json).</summary>
     public static string ConfigDirectory() => Protocol.ClientCredentials.ConfigDirectory();

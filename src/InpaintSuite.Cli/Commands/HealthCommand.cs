@@ -18,7 +18,7 @@ internal static class HealthCommand
         {
             var url = parse.GetValue(daemon)!;
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new UsageException($"--daemon '{url}' is not a URL");
-            using var client = new InpainterClient(uri, new GrpcChannelOptions { BearerToken = CliToken.FromDefaultFile(), TrustedCertificates = CliTls.Trusted(parse.GetValue(tlsCa)) });
+            using var client = new InpainterClient(uri, new GrpcChannelOptions { BearerToken = ClientCredentials.DefaultToken(), TrustedCertificates = CliTls.Trusted(parse.GetValue(tlsCa)) });
             try
             {
                 var r = await client.CheckHealthAsync(deadline: TimeSpan.FromSeconds(parse.GetValue(timeout)), cancellationToken: ct);
