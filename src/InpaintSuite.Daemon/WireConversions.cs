@@ -13,7 +13,7 @@ namespace InpaintSuite.Daemon;
 public static class WireConversions
 {
     public static readonly IReadOnlyList<string> KnownSchedulers =
-        ["ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras", "lcm", "pndm", "unipc"];
+        ["ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras", "lcm", "pndm", "unipc", "ddpm"];
 
     public const int MaxSteps = 500;
     public const float MaxGuidance = 100f;
