@@ -4,7 +4,7 @@
 # onnxruntime-node's JS binding, both over the same libonnxruntime 1.30.0 from the same npm tarball (the .NET side is
 # pointed at it with INPAINTSUITE_ORT_LIBRARY), on the CPU provider with the same thread counts. Both stay loaded and single runs alternate (A B, B A, ...) so machine load
 # hits both sides alike (ort-overhead-pair.mjs).
-# Prints medians and the ratio (InpaintSuite / node); exits 1 if the ratio exceeds 1.02.
+# Prints medians and ratios (InpaintSuite / node); exits 1 if the median of per-pair ratios exceeds 1.02.
 #   PAIRS (20) THREADS intra-op (1) SIZE latent (64) BATCH (1) MODEL (tiny unet)
 # One run takes seconds: at 64x64 the latent has 4096 tokens, so each attention matrix is 4096x4096 per head.
 set -euo pipefail
