@@ -17,7 +17,7 @@ public sealed class DiffusionModel : IDisposable
 {
     private readonly ModelSessionCache _cache;
     private readonly bool _ownsCache;
-    private readonly ModelSessionKey? _unet, _textEncoder, _vaeEncoder, _vaeDecoder, _depthEstimator;
+    private readonly ModelSessionKey? _unet, _textEncoder, _textEncoder2, _vaeEncoder, _vaeDecoder, _depthEstimator;
 
     /// <param name="entry">A usable catalogue entry.</param>
     /// <param name="options">Session options (part of each session's cache key).</param>
@@ -31,6 +31,7 @@ public sealed class DiffusionModel : IDisposable
         _cache = cache ?? ModelSessionCache.Unbounded();
         _unet = Key(entry.UnetPath, opts);
         _textEncoder = Key(entry.TextEncoderPath, opts);
+        _textEncoder2 = Key(entry.TextEncoder2Path, opts);
         _vaeEncoder = Key(entry.VaeEncoderPath, opts);
         _vaeDecoder = Key(entry.VaeDecoderPath, opts);
         _depthEstimator = Key(entry.DepthEstimatorPath, opts);
@@ -41,9 +42,19 @@ public sealed class DiffusionModel : IDisposable
     /// <summary>The session cache this model draws from.</summary>
     public ModelSessionCache Cache => _cache;
 
-    /// <summary>The four components every job uses (text encoder, UNet, VAE encoder and decoder), as cache keys.</summary>
-    public IReadOnlyList<ModelSessionKey> CoreComponents =>
-        [Required(_textEncoder), Required(_unet), Required(_vaeEncoder), Required(_vaeDecoder)];
+    /// <summary>
+    /// The components every job uses (text encoder(s), UNet, VAE encoder and decoder), as cache keys. SDXL's second
+    /// text encoder is one of them, so the cache budget counts its weights (an SDXL folder is ~3x an SD 1.5 one).
+    /// </summary>
+    public IReadOnlyList<ModelSessionKey> CoreComponents => _textEncoder2 is { } te2
+        ? [Required(_textEncoder), te2, Required(_unet), Required(_vaeEncoder), Required(_vaeDecoder)]
+        : [Required(_textEncoder), Required(_unet), Required(_vaeEncoder), Required(_vaeDecoder)];
+
+    /// <summary>SDXL: two text encoders, pooled embedding and time ids into the UNet.</summary>
+    public bool IsSdxl => Entry.Architecture == ModelArchitecture.StableDiffusionXL;
+
+    /// <summary>Where the model reports what it decided about precision (fp16 VAE upcast or NaN/inf fallback); the daemon logs it.</summary>
+    public Action<string>? Log { get; set; }
 
     private ModelSessionKey Required(ModelSessionKey? key) =>
         key ?? throw new InvalidOperationException($"model '{Entry.Name}' lacks a component");
@@ -131,10 +142,37 @@ public sealed class DiffusionModel : IDisposable
     }
 
     /// <summary>
+    /// SDXL text encoder <paramref name="encoder"/> (1 or 2) on token ids [1,seq]: the penultimate layer's hidden states
+    /// [1,seq,hidden] (diffusers' <c>hidden_states[-2]</c>, Optimum's <c>hidden_states.{N-1}</c> of N+1 outputs) and, for
+    /// encoder 2, the projected pooled embedding <c>text_embeds</c> [1,pooled] (null for encoder 1).
+    /// </summary>
+    public (float[] Penultimate, float[]? Pooled) EncodeTextSdxl(int encoder, int[] ids, CancellationToken ct)
+    {
+        using var lease = Use(encoder == 2 ? _textEncoder2 : _textEncoder, ct);
+        var s = lease.Value;
+        var input = s.Inputs[0];
+        OrtTensor t = input.ElementType == OrtElementType.Int64
+            ? OrtTensor.Create(ids.Select(i => (long)i).ToArray(), 1, ids.Length)
+            : OrtTensor.Create((int[])ids.Clone(), 1, ids.Length);
+        int last = s.Outputs.Max(o => ModelCatalogue.SdxlHiddenLayer(o.Name));
+        if (last < 1) throw new InvalidOperationException($"text encoder {encoder} of '{Name}' has no hidden_states.N outputs");
+        string penultimate = $"hidden_states.{last - 1}";
+        string? pooled = encoder == 2 ? (s.Outputs.FirstOrDefault(o => o.Name == "text_embeds")?.Name
+            ?? throw new InvalidOperationException($"text encoder 2 of '{Name}' has no text_embeds output")) : null;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        IReadOnlyDictionary<string, OrtTensor> outputs;
+        try { outputs = s.Run(new Dictionary<string, OrtTensor> { [input.Name] = t }, pooled == null ? [penultimate] : [penultimate, pooled], ct); }
+        finally { Interlocked.Add(ref _runTicks, System.Diagnostics.Stopwatch.GetElapsedTime(start).Ticks); }
+        return (outputs[penultimate].ToFloat32().Span.ToArray(), pooled == null ? null : outputs[pooled].ToFloat32().Span.ToArray());
+    }
+
+    /// <summary>
     /// One UNet call: <paramref name="sample"/> [batch,C,h,w], one timestep for the whole batch,
     /// encoder_hidden_states [batch,seq,hidden]; returns the noise (or v) prediction [batch,4,h,w].
+    /// SDXL UNets also take <paramref name="textEmbeds"/> [batch,pooled] and <paramref name="timeIds"/> [batch,6].
     /// </summary>
-    public float[] Unet(float[] sample, int batch, int channels, int h, int w, float timestep, float[] hiddenStates, int seq, CancellationToken ct)
+    public float[] Unet(float[] sample, int batch, int channels, int h, int w, float timestep, float[] hiddenStates, int seq, CancellationToken ct,
+        float[]? textEmbeds = null, float[]? timeIds = null)
     {
         using var lease = Use(_unet, ct);
         var s = lease.Value;
@@ -152,6 +190,14 @@ public sealed class DiffusionModel : IDisposable
                     break;
                 case "timestep":
                     inputs[info.Name] = Timestep(timestep, info, batch);
+                    break;
+                case "text_embeds":
+                    var te = textEmbeds ?? throw new InvalidOperationException($"UNet of '{Name}' needs text_embeds (SDXL pooled embedding)");
+                    inputs[info.Name] = AsType(te, info.ElementType, batch, te.Length / batch);
+                    break;
+                case "time_ids":
+                    var ti = timeIds ?? throw new InvalidOperationException($"UNet of '{Name}' needs time_ids (SDXL size conditioning)");
+                    inputs[info.Name] = AsType(ti, info.ElementType, batch, ti.Length / batch);
                     break;
                 default:
                     throw new InvalidOperationException($"UNet of '{Name}' has an unexpected input '{info.Name}'");
