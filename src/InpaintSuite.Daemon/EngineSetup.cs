@@ -211,6 +211,7 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             NativeWidth = (uint)Math.Max(0, e.NativeWidth),
             NativeHeight = (uint)Math.Max(0, e.NativeHeight),
             Loaded = loaded,
+            Architecture = e.Kind == ModelKind.DepthEstimator ? "" : e.ArchitectureName,
         };
         m.Operations.AddRange(e.Operations);
         return m;
