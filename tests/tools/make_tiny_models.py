@@ -120,6 +120,33 @@ def sdxl_text_encoder(hidden: int, projection: int, seed: int) -> onnx.ModelProt
     return finish(graph)
 
 
+def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A float16 copy of a float32 graph, the way fp16 exports look: fp16 weights, inputs, outputs and Casts."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+
+    # Resize's roi/scales stay float32 whatever the data type (the operator's contract).
+    keep = {i for n in g.node if n.op_type == "Resize" for i in n.input[1:]}
+
+    def tensor16(t, name=None):
+        if t.data_type == TensorProto.FLOAT and (name or t.name) not in keep:
+            t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+
+    for t in g.initializer:
+        tensor16(t)
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        if vi.type.tensor_type.elem_type == TensorProto.FLOAT and vi.name not in keep:
+            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
+    for node in g.node:
+        for a in node.attribute:
+            if node.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.FLOAT16
+            if a.type == onnx.AttributeProto.TENSOR:
+                tensor16(a.t, node.output[0] if node.op_type == "Constant" else "")
+    return m
+
+
 def make_sdxl_folders(shared: str, out: str) -> None:
     xl = os.path.join(shared, "reference", "sdxl", "onnx")
     tok = os.path.join(shared, "reference", "diffusers", "tokenizer")
@@ -167,6 +194,22 @@ def make_sdxl_folders(shared: str, out: str) -> None:
         }
         with open(os.path.join(root, "model_index.json"), "w") as f:
             json.dump(index, f, indent=1)
+        print(root)
+    # The inpaint folder with an fp16 VAE that is not marked fp16-safe (force_upcast true, like SDXL's own VAE), and
+    # one marked fp16-safe (force_upcast false, like madebyollin/sdxl-vae-fp16-fix).
+    for folder, upcast in (("tiny-sdxl-fp16vae", True), ("tiny-sdxl-fp16vae-safe", False)):
+        root = os.path.join(out, folder)
+        if os.path.isdir(root):
+            shutil.rmtree(root)
+        shutil.copytree(os.path.join(out, "tiny-sdxl-inpaint"), root)
+        for sub in ("vae_encoder", "vae_decoder"):
+            onnx.save(to_float16(onnx.load(os.path.join(root, sub, "model.onnx"))), os.path.join(root, sub, "model.onnx"))
+            cfg_path = os.path.join(root, sub, "config.json")
+            with open(cfg_path) as f:
+                cfg = json.load(f)
+            cfg["force_upcast"] = upcast
+            with open(cfg_path, "w") as f:
+                json.dump(cfg, f, indent=1)
         print(root)
 
 

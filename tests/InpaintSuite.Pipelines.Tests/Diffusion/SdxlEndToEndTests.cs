@@ -287,6 +287,76 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
         Assert.Equal(local.Patches[0].Image.Data, WireConversions.ToImage(result.Patches[0].Image, "patch", new WireConversions.Limits(long.MaxValue, 16)).Data);
     }
 
+    [Fact]
+    public void Fp16_vae_upcast_to_fp32_matches_the_fp32_vae_within_fp16_weight_rounding()
+    {
+        // The fp16 decoder (make_tiny_models' fp16 copy of the SDXL tiny VAE), rewritten as float32 by our converter,
+        // against the original float32 decoder on the reference component check (8x12 latents).
+        string fp16 = Path.Combine(models.Directory, "tiny-sdxl-fp16vae", "vae_decoder", "model.onnx");
+        Assert.Equal(10, OnnxHeaderReader.Read(fp16).Input("latent_sample")!.ElementType);
+        string dir = Directory.CreateTempSubdirectory("inpaintsuite-upcast-").FullName;
+        try
+        {
+            string target = OnnxFloat32Upcast.CachedPath(fp16, dir);
+            Assert.True(OnnxFloat32Upcast.EnsureConverted(fp16, target));
+            Assert.False(OnnxFloat32Upcast.EnsureConverted(fp16, target)); // once
+            var header = OnnxHeaderReader.Read(target);
+            Assert.Equal(1, header.Input("latent_sample")!.ElementType);
+            Assert.Equal(1, header.Output("sample")!.ElementType);
+            string cc = Path.Combine(TestSupport.TestPaths.SdxlReference, "reference", "component_checks", "vae_decoder_b1_8x12");
+            var latents = Runtime.Numerics.NpyReader.Read(Path.Combine(cc, "input_latent_sample.npy")).ToFloat32();
+            var expected = Runtime.Numerics.NpyReader.Read(Path.Combine(cc, "output_sample.npy")).ToFloat32();
+            using var s = InferenceSession.Load(target, OrtSessionOptions.Default);
+            var o = s.Run(new Dictionary<string, OrtTensor> { ["latent_sample"] = OrtTensor.Create(latents, 1, 4, 8, 12) }, ["sample"]);
+            var got = o["sample"].ToFloat32().Span.ToArray();
+            double worst = 0;
+            for (int i = 0; i < got.Length; i++) worst = Math.Max(worst, Math.Abs(got[i] - expected[i]));
+            output.WriteLine($"fp16 weights run in fp32 vs the fp32 VAE: max abs diff {worst:E2} over {got.Length} values (|values| <= {expected.Max(Math.Abs):F2})");
+            Assert.True(worst > 0, "the converted graph should carry the fp16-rounded weights");
+            Assert.True(worst < 2e-2, $"max abs diff {worst:E3}");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public async Task An_fp16_vae_not_marked_safe_runs_in_fp32_and_says_so()
+    {
+        var entry = Entry("tiny-sdxl-fp16vae");
+        Assert.True(entry.Usable, entry.Reason);
+        Assert.Equal(("fp16", true), (entry.VaeDtype, entry.VaeForceUpcast));
+        Assert.Equal(("fp16", false), (Entry("tiny-sdxl-fp16vae-safe").VaeDtype, Entry("tiny-sdxl-fp16vae-safe").VaeForceUpcast));
+        await using var setup = EngineSetup.Create(models.Directory);
+        var notes = new List<string>();
+        setup.ModelNotes = n => { lock (notes) notes.Add(n); };
+        var img = Photo(96, 72);
+        var mask = Blob(96, 72, 48, 36, 12, 10);
+        OperationRequest Req(string engine) => new()
+        {
+            Operation = Operation.Inpaint, Image = img, Mask = mask,
+            Settings = new GenerationSettings { Engine = engine, Steps = 3, Seed = 21, Strength = 0.9f },
+        };
+        var (_, upcast) = await Run(setup, Req("tiny-sdxl-fp16vae"));
+        var engine = (DiffusionEngine)setup.Registry.Resolve("tiny-sdxl-fp16vae", Operation.Inpaint);
+        Assert.Equal("fp32 (upcast from fp16)", engine.Model.VaePrecision);
+        Assert.Contains(notes, n => n.Contains("'tiny-sdxl-fp16vae'", StringComparison.Ordinal) && n.Contains("not marked fp16-safe", StringComparison.Ordinal) && n.Contains("fp32", StringComparison.Ordinal));
+        Assert.All(upcast.Data, _ => { });
+        // Close to the fp32-VAE folder's picture (same UNet and seed; only the VAE weights are fp16-rounded).
+        var (_, reference) = await Run(setup, Req("tiny-sdxl-inpaint"));
+        int maxDiff = 0;
+        for (int i = 0; i < upcast.Data.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(upcast.Data[i] - reference.Data[i]));
+        output.WriteLine($"fp16 VAE run in fp32 vs the fp32 VAE: max byte diff {maxDiff}; notes: {string.Join(" | ", notes)}");
+        Assert.InRange(maxDiff, 0, 24);
+
+        // Marked fp16-safe: tried in fp16 first; this CPU provider has no fp16 kernels for the VAE's ops or gives
+        // NaN/inf, and the job still finishes in fp32 with the reason in the log — or it runs in fp16 as it is.
+        var (_, safe) = await Run(setup, Req("tiny-sdxl-fp16vae-safe"));
+        var safeEngine = (DiffusionEngine)setup.Registry.Resolve("tiny-sdxl-fp16vae-safe", Operation.Inpaint);
+        output.WriteLine($"fp16-safe VAE ran as {safeEngine.Model.VaePrecision}");
+        if (safeEngine.Model.VaePrecision != "fp16")
+            Assert.Contains(notes, n => n.Contains("'tiny-sdxl-fp16vae-safe'", StringComparison.Ordinal) && n.Contains("redoing in fp32", StringComparison.Ordinal));
+        Assert.Equal(0, ChangedFarFromMask(img, safe, mask, band: 5));
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);
