@@ -181,7 +181,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
             Assert.Equal(a.Data, b.Data);
             Assert.NotEqual(a.Data, c.Data);
             Assert.NotEqual(img.Data, a.Data);
-            Assert.Equal(0, ChangedFarFromMask(img, a, mask, band: 5));
+            Assert.Equal(0, ChangedFarFromMask(img, a, mask, band: MaskOps.BandWidth(CraftDefaults.DiffusionFeather)));
             Assert.Equal(4, previews.Count);
             Assert.NotEqual(previews[0].Data, previews[^1].Data);
             output.WriteLine($"{engine}: inpaint ok, {previews.Count} previews of {previews[0].Width}x{previews[0].Height}");
@@ -354,7 +354,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
         output.WriteLine($"fp16-safe VAE ran as {safeEngine.Model.VaePrecision}");
         if (safeEngine.Model.VaePrecision != "fp16")
             Assert.Contains(notes, n => n.Contains("'tiny-sdxl-fp16vae-safe'", StringComparison.Ordinal) && n.Contains("redoing in fp32", StringComparison.Ordinal));
-        Assert.Equal(0, ChangedFarFromMask(img, safe, mask, band: 5));
+        Assert.Equal(0, ChangedFarFromMask(img, safe, mask, band: MaskOps.BandWidth(CraftDefaults.DiffusionFeather)));
     }
 
     private static void CopyDirectory(string from, string to)
