@@ -37,15 +37,20 @@ def graph(weights, dtype):
         # SD 1.x's cross-attention width (768): the merger reads the base architecture from this weight's shape.
         helper.make_node("MatMul", ["context", "onnx::MatMul_9"], ["out_k"],
                          name="/unet/down_blocks.0/attentions.0/transformer_blocks.0/attn2/to_k/MatMul"),
+        # A CLIP-style name (as Optimum exports text encoders) for the text-encoder key routing test.
+        helper.make_node("MatMul", ["words", "onnx::MatMul_11"], ["out_te"],
+                         name="/text_model/encoder/layers.0/self_attn/q_proj/MatMul"),
     ]
     g = helper.make_graph(nodes, "lora_test", [
         helper.make_tensor_value_info("sample", t, [1, 4, 5, 7]),
         helper.make_tensor_value_info("temb", t, [2, 3]),
         helper.make_tensor_value_info("context", t, [1, 3, 768]),
+        helper.make_tensor_value_info("words", t, [1, 3, 4]),
     ], [
         helper.make_tensor_value_info("out_sample", t, [1, 35, 6]),
         helper.make_tensor_value_info("out_temb", t, [2, 5]),
         helper.make_tensor_value_info("out_k", t, [1, 3, 16]),
+        helper.make_tensor_value_info("out_te", t, [1, 3, 4]),
     ], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)], producer_name="inpaintsuite-lora-test")
     m.ir_version = 7
@@ -105,12 +110,14 @@ def main():
         u = lora[f"lora_unet_{key}.lora_up.weight"].astype(np.float64)
         return (scale * (u.reshape(u.shape[0], rank) @ d.reshape(rank, -1))).reshape(shape)
     to_k = rng.standard_normal((16, 768)) * 0.05
-    base = {"unet.conv_in.weight": conv, "onnx::MatMul_7": lin.T, "unet.time_embedding.linear_1.weight": gemm, "onnx::MatMul_9": to_k.T}
+    base = {"unet.conv_in.weight": conv, "onnx::MatMul_7": lin.T, "unet.time_embedding.linear_1.weight": gemm, "onnx::MatMul_9": to_k.T,
+            "onnx::MatMul_11": rng.standard_normal((4, 4)) * 0.3}
     merged = {
         "unet.conv_in.weight": conv + multiplier * delta("conv_in", conv.shape),
         "onnx::MatMul_7": (lin + multiplier * delta("mid_block_attentions_0_transformer_blocks_0_attn1_to_q", lin.shape)).T,
         "unet.time_embedding.linear_1.weight": gemm + multiplier * delta("time_embedding_linear_1", gemm.shape),
         "onnx::MatMul_9": to_k.T,
+        "onnx::MatMul_11": base["onnx::MatMul_11"],
     }
     # The fp32 base and oracle are built from float32 weights (what a file holds); the merge is exact in float64.
     base32 = {k: v.astype(np.float32) for k, v in base.items()}

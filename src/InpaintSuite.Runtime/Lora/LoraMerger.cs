@@ -39,7 +39,12 @@ public static class LoraMerger
         foreach (var (file, multiplier) in loras)
         {
             if (target == LoraTarget.Unet)
+            {
                 foreach (var key in file.UnsupportedKeys) problems.Add($"{file.Name}: {key} (not a LoRA down/up/alpha tensor)");
+                // No pipeline here has SDXL's second text encoder yet: its keys must not vanish silently.
+                foreach (var m in file.Modules.Where(m => m.Target == LoraTarget.TextEncoder2))
+                    problems.Add($"{file.Name}: {Stem(m.DownKey)} (the model has no second text encoder)");
+            }
             foreach (var m in file.Modules.Where(m => m.Target == target))
             {
                 var slot = graph.Find(m);

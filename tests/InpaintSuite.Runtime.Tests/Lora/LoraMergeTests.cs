@@ -137,6 +137,40 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
+    public void Text_encoder_keys_merge_into_the_text_encoder_only_and_unet_keys_into_the_unet_only()
+    {
+        var file = LoraFile.FromSafetensors(SafetensorsFile.Parse(SafetensorsFile.Write(
+        [
+            ("lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight", [1, 4], [1, 2, 3, 4]),
+            ("lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight", [4, 1], [0.5f, 0, 0, -1]),
+            ("lora_te_text_model_encoder_layers_0_self_attn_q_proj.alpha", [], [1]),
+            ("lora_unet_time_embedding_linear_1.lora_down.weight", [1, 3], [1, 1, 1]),
+            ("lora_unet_time_embedding_linear_1.lora_up.weight", [5, 1], [1, 1, 1, 1, 1]),
+        ])), "both");
+        Assert.Equal([LoraTarget.TextEncoder, LoraTarget.Unet], file.Modules.Select(m => m.Target).Order());
+        var graph = OnnxWeightGraph.Load(models.Model("fp32"));
+        var te = LoraMerger.Merge(graph, models.Directory, [(file, 2f)], LoraTarget.TextEncoder, false, "synthetic");
+        Assert.Equal((1, 1), (te.ModulesMerged, te.WeightsPatched));
+        var after = OnnxWeightGraph.Parse(te.Model);
+        var w0 = graph.Initializers["onnx::MatMul_11"];
+        var w1 = after.Initializers["onnx::MatMul_11"];
+        for (int i = 0; i < 4; i++)
+            for (int o = 0; o < 4; o++)
+            {
+                // Wᵀ[i, o] += 2 · up[o] · down[i]
+                float before = BinaryPrimitives.ReadSingleLittleEndian(graph.Model.AsSpan(w0.DataOffset + 4 * (i * 4 + o)));
+                float now = BinaryPrimitives.ReadSingleLittleEndian(te.Model.AsSpan(w1.DataOffset + 4 * (i * 4 + o)));
+                float up = new[] { 0.5f, 0, 0, -1 }[o], down = i + 1;
+                Assert.Equal(before + 2 * up * down, now, 5);
+            }
+        var gemm = graph.Initializers["unet.time_embedding.linear_1.weight"];
+        Assert.Equal(graph.Model.AsSpan(gemm.DataOffset, gemm.DataLength).ToArray(), te.Model.AsSpan(gemm.DataOffset, gemm.DataLength).ToArray());
+        var unet = LoraMerger.Merge(graph, models.Directory, [(file, 2f)], LoraTarget.Unet, false, "synthetic");
+        Assert.Equal((1, 1), (unet.ModulesMerged, unet.WeightsPatched));
+        Assert.Equal(graph.Model.AsSpan(w0.DataOffset, w0.DataLength).ToArray(), unet.Model.AsSpan(w0.DataOffset, w0.DataLength).ToArray());
+    }
+
+    [Fact]
     public void Stack_key_is_canonical_order_free_and_sums_a_file_named_twice()
     {
         var a = LoraRef.ForFile("a", models.Lora, 0.5f);
