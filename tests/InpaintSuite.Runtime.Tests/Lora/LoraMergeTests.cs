@@ -147,7 +147,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
             ("lora_unet_time_embedding_linear_1.lora_down.weight", [1, 3], [1, 1, 1]),
             ("lora_unet_time_embedding_linear_1.lora_up.weight", [5, 1], [1, 1, 1, 1, 1]),
         ])), "both");
-        Assert.Equal([LoraTarget.TextEncoder, LoraTarget.Unet], file.Modules.Select(m => m.Target).Order());
+        Assert.Equal([LoraTarget.Unet, LoraTarget.TextEncoder], file.Modules.Select(m => m.Target).Order());
         var graph = OnnxWeightGraph.Load(models.Model("fp32"));
         var te = LoraMerger.Merge(graph, models.Directory, [(file, 2f)], LoraTarget.TextEncoder, false, "synthetic");
         Assert.Equal((1, 1), (te.ModulesMerged, te.WeightsPatched));
