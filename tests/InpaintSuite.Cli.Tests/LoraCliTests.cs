@@ -151,6 +151,11 @@ public sealed class LoraCliTests(LoraCliFolders folders) : IClassFixture<LoraCli
         Assert.Equal(("peft", 32u, 2u), (peft.Format, peft.Modules, peft.Rank));
         Assert.NotEmpty(Assert.Single(caps.Loras, l => l.Name == "corrupt").Error);
         Assert.Equal(Path.GetFullPath(folders.Loras), caps.LoraDirectory);
+        var (lc, lout, lerr) = await CliHarness.RunAsync("loras", "--loras", folders.Loras);
+        Assert.True(lc == 0, lerr);
+        Assert.Contains("lora style_kohya: SD 1.x (ss_base_model_version=sd_v1), kohya, 48 modules, rank 4", lout);
+        Assert.Contains("lora detail_peft: unknown", lout);
+        Assert.Contains("lora corrupt: unusable:", lout);
 
         string added = Path.Combine(folders.Loras, "late.safetensors");
         File.Copy(Path.Combine(folders.Loras, "style_kohya.safetensors"), added);
