@@ -91,7 +91,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon");
         _health = new HealthState();
         // No runner given: the same engines the CLI composes (fill, content-aware, installed models).
-        if (options.Runner == null && options.Engines == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
+        if (options.Runner == null && options.Engines == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget, options.LoraDirectory);
         Engines = options.Engines ?? _ownedEngines;
         var runner = options.Runner ?? Engines!.Runner;
         var catalog = options.Catalog ?? Engines?.Catalog ?? new StaticEngineCatalog();

@@ -27,6 +27,9 @@ public sealed class DaemonOptions
     /// <summary>Folder of installed models (null = the runner's default).</summary>
     public string? ModelsDirectory { get; set; }
 
+    /// <summary>Folder of LoRA .safetensors files (null = $INPAINTSUITE_LORAS or loras/ beside the models folder).</summary>
+    public string? LoraDirectory { get; set; }
+
     /// <summary>Largest request or response message in bytes (default fits an 8192x8192 RGBA8 layer and its mask).</summary>
     [Range(1024, int.MaxValue)]
     public int MaxMessageBytes { get; set; } = GrpcFraming.DefaultMaxMessageBytes;
@@ -108,6 +111,12 @@ public interface IEngineCatalog
     IReadOnlyList<Protocol.V1.ModelInfo> Models { get; }
 
     IReadOnlyList<string> Schedulers { get; }
+
+    /// <summary>LoRA files offered (empty when the process has no LoRA folder).</summary>
+    IReadOnlyList<Protocol.V1.LoraInfo> Loras => [];
+
+    /// <summary>The LoRA folder ("" when none).</summary>
+    string LoraDirectory => "";
 }
 
 /// <summary>The classical engines only (no models installed).</summary>

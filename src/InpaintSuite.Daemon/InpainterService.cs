@@ -84,6 +84,8 @@ public sealed class InpainterService(JobQueue queue, DaemonOptions options, IEng
         };
         caps.Engines.AddRange(catalog.Engines);
         caps.Schedulers.AddRange(catalog.Schedulers);
+        caps.Loras.AddRange(catalog.Loras);
+        caps.LoraDirectory = catalog.LoraDirectory;
         // ONNX Runtime as loaded (or why not): version, compiled-in providers, the one sessions use and why.
         var ort = Runtime.Onnx.OnnxRuntimeInfo.Describe();
         caps.OnnxruntimeVersion = ort.Version ?? "";

@@ -39,7 +39,14 @@ public sealed record GenerationSettings
     /// <summary>Null = operation default.</summary>
     public float? Strength { get; init; }
     public int BatchSize { get; init; } = 1;
+    /// <summary>LoRAs merged into the model for this job (the prompt's <c>&lt;lora:name:m&gt;</c> tags add to these).</summary>
+    public IReadOnlyList<LoraWeight> Loras { get; init; } = [];
+    /// <summary>Merge the LoRA keys that match and skip the rest, instead of failing the job.</summary>
+    public bool LoraLenient { get; init; }
 }
+
+/// <summary>A LoRA from the LoRA folder (file name without .safetensors) at a multiplier (1 = as trained, 0 = off).</summary>
+public sealed record LoraWeight(string Name, float Multiplier = 1f);
 
 /// <summary>Mask craft options (defaults follow A1111 / krita-ai-diffusion).</summary>
 public sealed record MaskOptions

@@ -29,6 +29,12 @@ public static class TestPaths
             ? d
             : Path.Combine(SharedReference, "sdxl");
 
+    /// <summary>LoRA reference folder (cases.json, .safetensors, inputs/, outputs/), honouring INPAINTSUITE_LORA_REFERENCE_DIR.</summary>
+    public static string LoraReference =>
+        Environment.GetEnvironmentVariable("INPAINTSUITE_LORA_REFERENCE_DIR") is { Length: > 0 } d
+            ? d
+            : Path.Combine(SharedReference, "lora");
+
     /// <summary>True under CI (CI=true): tests that need an external tool must fail rather than skip.</summary>
     public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 

@@ -35,6 +35,9 @@ internal static class OperationCommands
         public readonly Option<string?> Token = new("--token") { Description = "Bearer token for a daemon that requires one (default: the token file)." };
         public readonly Option<string?> TlsCa = new("--tls-ca") { Description = "For an https:// daemon: trust this CA (or the daemon's own certificate) instead of the system store (default: $INPAINTSUITE_TLS_CA)." };
         public readonly Option<string?> Models = new("--models") { Description = "Models folder for in-process runs (default: $INPAINTSUITE_MODELS or ~/.local/share/inpaintsuite/models)." };
+        public readonly Option<string[]> Lora = new("--lora") { Description = "LoRA to merge as NAME or NAME:MULTIPLIER (repeatable; a file in the LoRA folder without .safetensors). The prompt's <lora:name:0.8> tags work too.", AllowMultipleArgumentsPerToken = false };
+        public readonly Option<bool> LoraLenient = new("--lora-lenient") { Description = "Merge the LoRA keys that match the model and skip the rest instead of failing." };
+        public readonly Option<string?> Loras = new("--loras") { Description = "LoRA folder for in-process runs (default: $INPAINTSUITE_LORAS or loras/ beside the models folder)." };
         public readonly Option<bool> Json = new("--json") { Description = "Print one JSON line: output, engine, seed, width, height, seconds." };
     }
 
@@ -65,7 +68,7 @@ internal static class OperationCommands
     {
         var o = new Options();
         var cmd = new Command(name, description) { o.Image };
-        foreach (var opt in new Option[] { o.Output, o.Quality, o.Engine, o.Prompt, o.NegativePrompt, o.Steps, o.Guidance, o.Scheduler, o.Seed, o.Strength, o.Batch, o.Grow, o.Feather, o.FillMode, o.ContextPadding, o.WholeImage, o.ColorMatch, o.Daemon, o.Token, o.TlsCa, o.Models, o.Json })
+        foreach (var opt in new Option[] { o.Output, o.Quality, o.Engine, o.Prompt, o.NegativePrompt, o.Steps, o.Guidance, o.Scheduler, o.Seed, o.Strength, o.Batch, o.Grow, o.Feather, o.FillMode, o.ContextPadding, o.WholeImage, o.ColorMatch, o.Daemon, o.Token, o.TlsCa, o.Models, o.Lora, o.LoraLenient, o.Loras, o.Json })
             cmd.Options.Add(opt);
         var mask = addMask?.Invoke(cmd, o);
 
@@ -131,6 +134,8 @@ internal static class OperationCommands
                     Seed = ParseSeed(parse.GetValue(o.Seed)),
                     Strength = parse.GetValue(o.Strength),
                     BatchSize = Math.Max(1, parse.GetValue(o.Batch)),
+                    Loras = (parse.GetValue(o.Lora) ?? []).Select(ParseLora).ToList(),
+                    LoraLenient = parse.GetValue(o.LoraLenient),
                 },
                 MaskOptions = new MaskOptions
                 {
@@ -145,7 +150,7 @@ internal static class OperationCommands
             if (request.MaskOptions.Feather is { } feather && (feather < 0 || !float.IsFinite(feather)))
                 throw new UsageException("--feather must be a finite number >= 0");
 
-            await using var backend = CliBackend.Create(parse.GetValue(o.Daemon), parse.GetValue(o.Token), parse.GetValue(o.Models), parse.GetValue(o.TlsCa));
+            await using var backend = CliBackend.Create(parse.GetValue(o.Daemon), parse.GetValue(o.Token), parse.GetValue(o.Models), parse.GetValue(o.TlsCa), parse.GetValue(o.Loras));
             var sw = Stopwatch.StartNew();
             OperationResult result;
             using (var progress = new CliProgress(io, parse.GetValue(o.Json)))
@@ -193,6 +198,20 @@ internal static class OperationCommands
         if (!ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var seed))
             throw new UsageException($"--seed '{s}' is not an unsigned integer");
         return seed;
+    }
+
+    /// <summary>"name" (multiplier 1) or "name:0.8"; the name may itself contain ':' only before the last one.</summary>
+    internal static LoraWeight ParseLora(string spec)
+    {
+        int colon = spec.LastIndexOf(':');
+        if (colon > 0 && float.TryParse(spec[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var m))
+        {
+            if (!float.IsFinite(m)) throw new UsageException($"--lora '{spec}': the multiplier must be finite");
+            return new LoraWeight(spec[..colon], m);
+        }
+        if (spec.Length == 0 || colon == 0) throw new UsageException($"--lora '{spec}' is not NAME or NAME:MULTIPLIER");
+        if (colon > 0) throw new UsageException($"--lora '{spec}': '{spec[(colon + 1)..]}' is not a multiplier");
+        return new LoraWeight(spec, 1f);
     }
 
     internal static InpaintSuite.Pipelines.FillMode ParseFillMode(string? s) => s?.ToLowerInvariant() switch

@@ -18,6 +18,7 @@ internal static class ServeCommand
             (new Option<string?>("--port") { Description = $"gRPC port (default {DaemonDefaults.GrpcPort}; 0 = ephemeral)." }, nameof(DaemonOptions.GrpcPort)),
             (new Option<string?>("--bridge-port") { Description = $"JSON bridge port (default {DaemonDefaults.BridgePort}; 0 = ephemeral, -1 = off)." }, nameof(DaemonOptions.BridgePort)),
             (new Option<string?>("--models") { Description = "Models folder (default $INPAINTSUITE_MODELS or ~/.local/share/inpaintsuite/models)." }, nameof(DaemonOptions.ModelsDirectory)),
+            (new Option<string?>("--loras") { Description = "LoRA folder (default $INPAINTSUITE_LORAS or loras/ beside the models folder)." }, nameof(DaemonOptions.LoraDirectory)),
             (new Option<string?>("--workers") { Description = "CPU worker count (default 1)." }, nameof(DaemonOptions.Workers)),
             (new Option<string?>("--tls-cert") { Description = "TLS certificate: PEM (leaf first, then intermediates) or PFX. Turns on TLS for both ports." }, nameof(DaemonOptions.TlsCertificate)),
             (new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert (absent: the key is in the certificate file)." }, nameof(DaemonOptions.TlsKey)),
@@ -62,7 +63,7 @@ internal static class ServeCommand
             Runtime.Onnx.OnnxRuntimeLog.Sink = message => io.Err.WriteLine("inpaintsuite: onnxruntime " + message);
             // The provider decision and any skipped GPU provider's reason, in the log before the first job.
             io.Err.WriteLine("inpaintsuite: " + Runtime.Onnx.OnnxRuntimeInfo.Describe().ToString().Replace(Environment.NewLine, Environment.NewLine + "inpaintsuite:", StringComparison.Ordinal));
-            await using var engines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
+            await using var engines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget, options.LoraDirectory);
             options.Engines = engines;
             options.Runner = engines.Runner;
             options.Catalog = engines.Catalog;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using InpaintSuite.Imaging;
+using InpaintSuite.Runtime.Lora;
 using InpaintSuite.Runtime.Models;
 using InpaintSuite.Runtime.Noise;
 using InpaintSuite.Runtime.Schedulers;
@@ -31,8 +32,10 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     private readonly Func<RgbaImage, Mask, CancellationToken, RgbaImage>? _contentAwarePreFill;
 
     /// <param name="sessionCache">The process's shared session cache; null = a private one without a budget.</param>
-    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, CancellationToken, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null, ModelSessionCache? sessionCache = null)
+    /// <param name="loras">The LoRA folder requests name files from; null = LoRA requests are refused.</param>
+    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, CancellationToken, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null, ModelSessionCache? sessionCache = null, LoraLibrary? loras = null)
     {
+        _loras = loras;
         _model = new DiffusionModel(entry, sessionOptions, sessionCache);
         _text = new Lazy<TextConditioner>(() => new TextConditioner(_model, ClipTokenizer.FromDirectory(entry.TokenizerDirectory!)));
         _sdxlText = new Lazy<SdxlTextConditioner>(() => new SdxlTextConditioner(_model,
@@ -49,6 +52,28 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     }
 
     private readonly Lazy<string> _executionProvider;
+    private readonly LoraLibrary? _loras;
+
+    /// <summary>
+    /// The model view a request runs on and its prompt without LoRA tags: the settings' LoRAs plus the prompt's
+    /// <c>&lt;lora:name:m&gt;</c> tags, resolved in the LoRA folder (read now, so a file copied in is found), merged into
+    /// the UNet (and the text encoder for files with text-encoder keys) when the job leases its sessions.
+    /// </summary>
+    public (DiffusionModel Model, string Prompt) ResolveLoras(GenerationSettings settings)
+    {
+        var (prompt, fromPrompt) = LoraPrompt.Extract(settings.Prompt ?? "");
+        var requested = settings.Loras.Concat(fromPrompt).ToList();
+        if (requested.Count == 0) return (_model, prompt);
+        foreach (var l in requested)
+            if (!float.IsFinite(l.Multiplier)) throw new InvalidRequestException("settings.loras", $"LoRA '{l.Name}' has multiplier {l.Multiplier}");
+        if (_loras == null) throw new InvalidRequestException("settings.loras", "LoRAs were requested but no LoRA folder is configured");
+        IReadOnlyList<(LoraInfo Info, LoraRef Ref)> resolved;
+        try { resolved = _loras.Resolve(requested.Select(l => (l.Name, l.Multiplier))); }
+        catch (LoraException e) { throw new InvalidRequestException("settings.loras", e.Message); }
+        var unet = new LoraStack(LoraTarget.Unet, resolved.Select(r => r.Ref), settings.LoraLenient);
+        var text = new LoraStack(LoraTarget.TextEncoder, resolved.Where(r => r.Info.TextEncoderModules > 0).Select(r => r.Ref), settings.LoraLenient);
+        return (_model.WithLoras(unet, text), prompt);
+    }
 
     /// <summary>
     /// The execution provider this engine's sessions use ("CPU", "CUDA", "DirectML"): decides which device's worker
@@ -147,7 +172,14 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
 
         // Held for the whole job: an eviction half-way (another model loading under a tight budget) would reload.
         bool estimateDepth = mode == SamplerMode.Depth && req.DepthMap == null && _model.HasDepthEstimator;
-        using var sessions = _model.LeaseSessions(estimateDepth, ct);
+        // LoRAs merge here, when the sessions are leased: a key that matches nothing fails the job before any denoising.
+        var (model, prompt) = ResolveLoras(s);
+        IDisposable sessions;
+        try { sessions = model.LeaseSessions(estimateDepth, ct); }
+        catch (LoraException e) { throw new InvalidRequestException("settings.loras", e.Message); }
+        using var heldSessions = sessions;
+        // SDXL conditions through its two encoders (below); its text-encoder LoRAs are not merged yet (docs/lora.md).
+        TextConditioner? text = _model.IsSdxl ? null : model.TextEncoderHasLoras ? new TextConditioner(model, _text.Value.Tokenizer) : _text.Value;
 
         // Pre-fill the hole before encoding (matters for latent blending and strength < 1; the 9-channel
         // UNet sees the masked area as grey anyway). Outpaint defaults to content-aware, inpaint to blur.
@@ -183,7 +215,7 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             }
             else if (_model.HasDepthEstimator)
             {
-                (depth, dh, dw) = _model.EstimateDepth(initImage, gh, gw, ct);
+                (depth, dh, dw) = model.EstimateDepth(initImage, gh, gw, ct);
             }
             else throw new InvalidRequestException("depth_map", $"model '{Name}' has no depth estimator: send a depth map");
         }
@@ -193,10 +225,10 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         SdxlEmbeddings? xl = null;
         if (_model.IsSdxl)
         {
-            xl = _sdxlText.Value.Encode(s.Prompt ?? "", s.NegativePrompt ?? "", ct);
+            xl = _sdxlText.Value.Encode(prompt, s.NegativePrompt ?? "", ct);
             (pe, ne, seq) = (xl.Prompt, xl.Negative, xl.SequenceLength);
         }
-        else (pe, ne, seq) = _text.Value.Encode(s.Prompt ?? "", s.NegativePrompt ?? "", ct);
+        else (pe, ne, seq) = text!.Encode(prompt, s.NegativePrompt ?? "", ct);
         // SDXL size conditioning: diffusers' defaults (original = target = generation size, crop (0, 0)): the region is
         // generated whole, not cropped out of a larger image.
         var timeIds = xl != null ? SdxlConditioning.DefaultTimeIds(gw, gh) : null;
@@ -222,7 +254,7 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             float[]? maskedEps = null;
             if (xl != null && mode == SamplerMode.Inpaint && strength < 1f) { maskedEps = new float[latentLen]; noise.NextGaussian(maskedEps); }
             var scheduler = NoiseScheduler.Create(schedulerName, _schedulerConfig);
-            var sampler = new DiffusionSampler(_model, scheduler);
+            var sampler = new DiffusionSampler(model, scheduler);
             int item = b;
             var decoded = sampler.Run(new SamplerInputs
             {

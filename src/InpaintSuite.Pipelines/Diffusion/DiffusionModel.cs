@@ -1,3 +1,4 @@
+using InpaintSuite.Runtime.Lora;
 using InpaintSuite.Runtime.Models;
 using InpaintSuite.Runtime.Onnx;
 
@@ -104,6 +105,37 @@ public sealed class DiffusionModel : IDisposable
     }
 
     private static ModelSessionKey? Key(string? path, OrtSessionOptions options) => path == null ? null : new ModelSessionKey(path, options);
+
+    private DiffusionModel(DiffusionModel plain, LoraStack? unet, LoraStack? textEncoder)
+    {
+        Entry = plain.Entry;
+        _cache = plain._cache;
+        _ownsCache = false;
+        _unet = plain._unet is { } u ? new ModelSessionKey(u.Path, u.Options, unet) : null;
+        _textEncoder = plain._textEncoder is { } t ? new ModelSessionKey(t.Path, t.Options, textEncoder) : null;
+        _vaeEncoder = plain._vaeEncoder;
+        _vaeDecoder = plain._vaeDecoder;
+        _depthEstimator = plain._depthEstimator;
+        Loras = unet ?? textEncoder;
+    }
+
+    /// <summary>
+    /// The same model with LoRAs merged into the UNet and/or text encoder: a view drawing from the same cache, whose
+    /// UNet/text-encoder keys carry the stacks (merged sessions are cached beside the plain ones, under the same
+    /// budget); VAE and depth sessions are shared. Null or empty stacks keep the plain component.
+    /// </summary>
+    public DiffusionModel WithLoras(LoraStack? unet, LoraStack? textEncoder)
+    {
+        if (unet is { IsEmpty: true }) unet = null;
+        if (textEncoder is { IsEmpty: true }) textEncoder = null;
+        return unet == null && textEncoder == null ? this : new DiffusionModel(this, unet, textEncoder);
+    }
+
+    /// <summary>The LoRAs of a <see cref="WithLoras"/> view (null for the plain model).</summary>
+    public LoraStack? Loras { get; }
+
+    /// <summary>True when the text encoder of this view has LoRAs merged (prompt embeddings differ from the plain model's).</summary>
+    public bool TextEncoderHasLoras => _textEncoder is { Loras: not null };
 
     /// <summary>The session cache this model draws from.</summary>
     public ModelSessionCache Cache => _cache;
