@@ -369,6 +369,7 @@ public sealed partial class A1111Endpoint
         // Inputs (img2img): the first init image at width x height (A1111's resize modes), the mask with it.
         RgbaImage? input = null;
         Mask? mask = null;
+        bool wholeFromImage = false;
         if (imageToImage)
         {
             var init = A1111Images.DecodeImage(req.InitImages![0], "init_images[0]", _options.MaxPixels);
@@ -381,6 +382,13 @@ public sealed partial class A1111Endpoint
                 mask = A1111Images.ToMask(A1111Images.Resize(maskImage, req.ResizeMode, req.Width, req.Height), req.InpaintingMaskInvert);
             }
             input = A1111Images.Resize(init, req.ResizeMode, req.Width, req.Height);
+            // An inpainting UNet has no plain img2img: without a mask it repaints everything, starting from the image.
+            if (mask == null && _catalog.Models.Any(m => m.Kind == "inpaint" && string.Equals(m.Name, engine, StringComparison.OrdinalIgnoreCase)))
+            {
+                mask = new Mask(req.Width, req.Height);
+                mask.Data.AsSpan().Fill(255);
+                wholeFromImage = true;
+            }
             if (mask == null && contentAware)
                 throw A1111Exception.Unprocessable("override_settings.sd_model_checkpoint",
                     "img2img without a mask needs a diffusion model; 'content-aware' only fills masked areas (send a mask, or install a model)");
@@ -406,7 +414,7 @@ public sealed partial class A1111Endpoint
         var maskOptions = new MaskOptions
         {
             Feather = (float)req.MaskBlur,
-            FillMode = req.InpaintingFill switch { 1 => FillMode.Original, 2 or 3 => FillMode.Noise, _ => FillMode.Blur },
+            FillMode = wholeFromImage ? FillMode.Original : req.InpaintingFill switch { 1 => FillMode.Original, 2 or 3 => FillMode.Noise, _ => FillMode.Blur },
             WholeImageContext = !req.InpaintFullRes,
             ContextPadding = req.InpaintFullRes ? req.InpaintFullResPadding : null,
         };
