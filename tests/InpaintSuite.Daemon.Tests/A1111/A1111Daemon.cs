@@ -24,7 +24,7 @@ public sealed class A1111Daemon : IAsyncDisposable
         var options = new DaemonOptions
         {
             GrpcPort = 0,
-            BridgePort = -1,
+            BridgePort = 0,
             A1111Port = 0,
             Engines = engines,
             ModelsDirectory = modelsDir,
