@@ -20,7 +20,7 @@ internal static class OperationCommands
         public readonly Option<string?> NegativePrompt = new("--negative-prompt", "-n") { Description = "What to avoid (diffusion engines)." };
         public readonly Option<int> Steps = new("--steps") { Description = "Denoising steps; 0 = engine default." };
         public readonly Option<float?> Guidance = new("--guidance") { Description = "Classifier-free guidance scale." };
-        public readonly Option<string?> Scheduler = new("--scheduler") { Description = "ddim, euler, euler_ancestral, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, unipc." };
+        public readonly Option<string?> Scheduler = new("--scheduler") { Description = "ddim, euler, euler_ancestral, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, unipc, ddpm." };
         public readonly Option<string?> Seed = new("--seed") { Description = "Seed (unsigned 64-bit); absent = random, the seed used is reported." };
         public readonly Option<float?> Strength = new("--strength") { Description = "0..1; default 1 for inpaint/outpaint, 0.75 for img2img/depth." };
         public readonly Option<int> Batch = new("--batch") { Description = "Number of results.", DefaultValueFactory = _ => 1 };

@@ -101,6 +101,7 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             "DPMSolverMultistepScheduler" => "dpmpp_2m",
             "LCMScheduler" => "lcm",
             "UniPCMultistepScheduler" => "unipc",
+            "DDPMScheduler" => "ddpm",
             _ => "pndm", // SD 1.x/2.x ship PNDMScheduler
         };
     }
