@@ -27,6 +27,8 @@ public static class A1111Samplers
         new("PLMS", ["plms", "PNDM", "pndm"], "pndm", null),
         new("UniPC", ["unipc"], "unipc", null),
         new("LCM", ["k_lcm", "lcm"], "lcm", null),
+        // Not an A1111 sampler, but Forge and SD.Next list it under this name.
+        new("DDPM", ["ddpm"], "ddpm", null),
     ];
 
     /// <summary>The samplers this build runs (those whose scheduler exists), in A1111's list order.</summary>

@@ -326,7 +326,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
         Assert.DoesNotContain("tiny-sd-depth", titles); // depth models do not run img2img/txt2img here
         Assert.All(models, m => Assert.Equal(["title", "model_name", "hash", "sha256", "filename", "config"], m!.AsObject().Select(p => p.Key)));
         var samplers = (await _d.GetAsync("/sdapi/v1/samplers")).Body!.AsArray();
-        Assert.Equal(["DPM++ 2M", "Euler a", "Euler", "DDIM", "PLMS", "UniPC", "LCM"], samplers.Select(s => s!["name"]!.GetValue<string>()));
+        Assert.Equal(["DPM++ 2M", "Euler a", "Euler", "DDIM", "PLMS", "UniPC", "LCM", "DDPM"], samplers.Select(s => s!["name"]!.GetValue<string>()));
         Assert.All(samplers, s => Assert.Equal(["name", "aliases", "options"], s!.AsObject().Select(p => p.Key)));
         var schedulers = (await _d.GetAsync("/sdapi/v1/schedulers")).Body!.AsArray();
         Assert.Equal(["automatic", "karras"], schedulers.Select(s => s!["name"]!.GetValue<string>()));

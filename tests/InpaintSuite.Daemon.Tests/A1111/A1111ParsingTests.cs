@@ -56,6 +56,7 @@ public sealed class A1111ParsingTests
     [InlineData("PNDM", null, "pndm")]
     [InlineData("UniPC", null, "unipc")]
     [InlineData("LCM", null, "lcm")]
+    [InlineData("DDPM", null, "ddpm")]
     public void Sampler_names_map_to_our_schedulers(string sampler, string? scheduler, string ours)
         => Assert.Equal(ours, A1111Samplers.Resolve(sampler, scheduler).Ours);
 
