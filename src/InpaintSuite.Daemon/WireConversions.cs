@@ -229,7 +229,7 @@ public static class WireConversions
         return new MaskOptions
         {
             Grow = m.HasGrow ? m.Grow : 0,
-            Feather = m.HasFeather ? m.Feather : 4,
+            Feather = m.HasFeather ? m.Feather : null, // absent: the engine's default (OperationRunner.EffectiveFeather)
             FillMode = m.FillMode switch
             {
                 W.FillMode.Blur => FillMode.Blur,

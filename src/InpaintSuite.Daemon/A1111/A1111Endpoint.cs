@@ -411,9 +411,24 @@ public sealed partial class A1111Endpoint
             Strength = imageToImage ? (float)req.DenoisingStrength : null,
             BatchSize = req.BatchSize,
         };
+        // Our blend band lies outside the mask (docs/masks-and-blending.md); A1111 clients are promised that nothing
+        // outside *their* mask changes, so for diffusion the mask is shrunk by the band first: the blend then fades
+        // in over the mask's outer 2 x mask_blur px and ends at its edge. A mask too thin for that gets no band.
+        // Content-aware keeps its own default (no band: its known pixels are the photo's own).
+        float? feather = null;
+        if (mask != null && !contentAware && !wholeFromImage)
+        {
+            feather = 0;
+            int band = MaskOps.BandWidth((float)req.MaskBlur);
+            if (band > 0)
+            {
+                var shrunk = MaskOps.Grow(mask, -band);
+                if (shrunk.Data.AsSpan().ContainsAnyExcept((byte)0)) { mask = shrunk; feather = (float)req.MaskBlur; }
+            }
+        }
         var maskOptions = new MaskOptions
         {
-            Feather = (float)req.MaskBlur,
+            Feather = feather,
             FillMode = wholeFromImage ? FillMode.Original : req.InpaintingFill switch { 1 => FillMode.Original, 2 or 3 => FillMode.Noise, _ => FillMode.Blur },
             WholeImageContext = !req.InpaintFullRes,
             ContextPadding = req.InpaintFullRes ? req.InpaintFullResPadding : null,
