@@ -226,6 +226,9 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
         catch (UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>The operation name ModelInfo.operations lists for text-to-image.</summary>
+    public const string TextToImageOperation = "txt2img";
+
     private static W.ModelInfo ToWire(ModelEntry e, bool loaded)
     {
         var m = new W.ModelInfo
@@ -241,6 +244,8 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             Architecture = e.Kind == ModelKind.DepthEstimator ? "" : e.ArchitectureName,
         };
         m.Operations.AddRange(e.Operations);
+        // Base and inpainting models also generate from pure noise (DiffusionEngine.Supports).
+        if (e.Usable && e.Kind is ModelKind.Img2Img or ModelKind.Inpaint) m.Operations.Add(TextToImageOperation);
         return m;
     }
 

@@ -107,6 +107,25 @@ public static class WireConversions
         };
     }
 
+    /// <summary>Largest text-to-image side (px).</summary>
+    public const int MaxTextToImageSide = 4096;
+
+    public static OperationRequest ToRequest(W.TextToImageRequest r, Limits limits)
+    {
+        if (r.Width is < 8 or > MaxTextToImageSide) throw new InvalidRequestException("width", $"width {r.Width} is outside 8..{MaxTextToImageSide}");
+        if (r.Height is < 8 or > MaxTextToImageSide) throw new InvalidRequestException("height", $"height {r.Height} is outside 8..{MaxTextToImageSide}");
+        if ((long)r.Width * r.Height > limits.MaxPixels)
+            throw new InvalidRequestException("width", $"{r.Width}x{r.Height} is more than the limit of {limits.MaxPixels} pixels");
+        var depth = r.Format switch
+        {
+            W.PixelFormat.Unspecified or W.PixelFormat.Rgba8 or W.PixelFormat.Bgra8 => PixelDepth.U8,
+            W.PixelFormat.Rgba16 => PixelDepth.U16,
+            W.PixelFormat.Rgba32F => PixelDepth.F32,
+            _ => throw new InvalidRequestException("format", $"format {r.Format} is not a pixel format"),
+        };
+        return OperationRequest.TextToImage((int)r.Width, (int)r.Height, ToSettings(r.Settings, limits), depth);
+    }
+
     public static int BytesPerPixel(W.PixelFormat format) => format switch
     {
         W.PixelFormat.Rgba8 or W.PixelFormat.Bgra8 => 4,

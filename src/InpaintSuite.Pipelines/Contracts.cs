@@ -2,13 +2,18 @@ using InpaintSuite.Imaging;
 
 namespace InpaintSuite.Pipelines;
 
-/// <summary>The four user-facing operations.</summary>
+/// <summary>The user-facing operations.</summary>
 public enum Operation
 {
     Inpaint,
     Outpaint,
     ImageToImage,
     DepthToImage,
+    /// <summary>
+    /// Pure noise to an image of <see cref="OperationRequest.Image"/>'s size (the image is a blank canvas, see
+    /// <see cref="OperationRequest.TextToImage"/>); diffusion engines only.
+    /// </summary>
+    TextToImage,
 }
 
 /// <summary>How the masked area is pre-filled before an engine (diffusion) repaints it.</summary>
@@ -93,6 +98,16 @@ public sealed class OperationRequest
     public OutpaintExtent? Outpaint { get; init; }
     /// <summary>Optional depth map for depth-to-image (first channel, larger = nearer).</summary>
     public RgbaImage? DepthMap { get; init; }
+
+    /// <summary>A text-to-image request: the image is a blank opaque canvas of the wanted size (its pixels are never read).</summary>
+    public static OperationRequest TextToImage(int width, int height, GenerationSettings settings, PixelDepth depth = PixelDepth.U8)
+    {
+        if (width <= 0 || height <= 0) throw new InvalidRequestException("width", $"size {width}x{height} must be positive");
+        var canvas = new RgbaImage(width, height);
+        var px = canvas.Data;
+        for (int i = 3; i < px.Length; i += 4) px[i] = 255;
+        return new OperationRequest { Operation = Operation.TextToImage, Image = depth == PixelDepth.U8 ? canvas : PixelConversions.ConvertDepth(canvas, depth), Settings = settings };
+    }
 }
 
 /// <summary>

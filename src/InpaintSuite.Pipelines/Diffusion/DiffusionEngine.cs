@@ -93,6 +93,8 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         // Base models inpaint by latent blending, and do img2img.
         (ModelKind.Img2Img, Operation.Inpaint or Operation.Outpaint or Operation.ImageToImage) => true,
         (ModelKind.Depth, Operation.DepthToImage) => true,
+        // Text-to-image from pure noise; an inpainting UNet gets a full mask over a blank image (A1111 does the same).
+        (ModelKind.Img2Img or ModelKind.Inpaint, Operation.TextToImage) => true,
         _ => false,
     };
 
@@ -141,7 +143,9 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         var s = req.Settings;
         int steps = s.Steps > 0 ? s.Steps : DefaultSteps;
         float guidance = s.GuidanceScale ?? DefaultGuidance;
-        float strength = s.Strength ?? (req.Operation is Operation.ImageToImage or Operation.DepthToImage ? DefaultImageToImageStrength : 1f);
+        bool textToImage = req.Operation == Operation.TextToImage;
+        // Text-to-image starts from pure noise whatever strength a client sends.
+        float strength = textToImage ? 1f : s.Strength ?? (req.Operation is Operation.ImageToImage or Operation.DepthToImage ? DefaultImageToImageStrength : 1f);
         if (!(strength > 0f && strength <= 1f)) throw new InvalidRequestException("strength", $"strength {strength} is outside (0, 1]");
         string schedulerName = string.IsNullOrEmpty(s.Scheduler) ? _defaultScheduler : s.Scheduler!;
         if (!NoiseScheduler.Names.Contains(schedulerName))
@@ -159,11 +163,17 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         }
 
         var region = req.Region;
-        var (gw, gh) = _model.IsSdxl
+        // Text-to-image generates at the asked size (sides snapped to 64), like A1111; the other operations at the native
+        // area (SDXL: the training bucket nearest the region's aspect).
+        var (gw, gh) = textToImage
+            ? TextToImageSize(region.Width, region.Height)
+            : _model.IsSdxl
             ? SdxlConditioning.BucketSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 1024)
             : GenerationSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 512, Entry.NativeHeight > 0 ? Entry.NativeHeight : 512);
         var mode = req.Operation switch
         {
+            Operation.TextToImage when Entry.Kind == ModelKind.Inpaint => SamplerMode.Inpaint,
+            Operation.TextToImage => SamplerMode.TextToImage,
             Operation.DepthToImage => SamplerMode.Depth,
             Operation.ImageToImage when req.Mask.IsFull => SamplerMode.ImageToImage,
             _ when Entry.Kind == ModelKind.Inpaint => SamplerMode.Inpaint,
@@ -189,8 +199,9 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         // the removed object there (the result must not depend on what the hole held: docs/masks-and-blending.md).
         // Depth with a mask at strength 1: the depth estimate must not see the removed object either (below strength 1
         // the job starts from the image by definition, hole included).
-        bool prefill = mode is SamplerMode.InpaintLatentBlend or SamplerMode.Inpaint
-            || (mode == SamplerMode.Depth && !req.Mask.IsFull && strength >= 1f);
+        // Text-to-image has no image to protect (and its mask is full): nothing to pre-fill.
+        bool prefill = !textToImage && (mode is SamplerMode.InpaintLatentBlend or SamplerMode.Inpaint
+            || (mode == SamplerMode.Depth && !req.Mask.IsFull && strength >= 1f));
         if (prefill)
         {
             work = PreFillRegion(work, req.Mask, req.MaskOptions.FillMode, req.Operation, req.Seed, ct);
@@ -198,8 +209,8 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         }
 
         progress?.Report(new OperationProgress(0, steps, "encode"));
-        var scaled = Resampler.Resize(work, gw, gh, ResampleFilter.Lanczos3);
-        var initImage = ToModelImage(scaled);
+        // Pure text-to-image never reads the image: skip the resize.
+        var initImage = mode == SamplerMode.TextToImage ? new float[3 * gw * gh] : ToModelImage(Resampler.Resize(work, gw, gh, ResampleFilter.Lanczos3));
         float[]? maskPlane = null;
         if (mode is SamplerMode.Inpaint or SamplerMode.InpaintLatentBlend)
             maskPlane = ResizeMask(req.Mask, gw, gh);
@@ -304,6 +315,11 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         result.Paste(PixelConversions.ConvertDepth(part, region.Depth), keep.X, keep.Y);
         return result;
     }
+
+    /// <summary>Text-to-image generation size: each side rounded to the nearest multiple of 64 (at least 64).</summary>
+    public static (int Width, int Height) TextToImageSize(int width, int height)
+        => (Math.Max(SizeMultiple, (int)Math.Round(width / (double)SizeMultiple) * SizeMultiple),
+            Math.Max(SizeMultiple, (int)Math.Round(height / (double)SizeMultiple) * SizeMultiple));
 
     /// <summary>Generation size: the region's aspect at about the native area, sides multiples of 64 (at least 64).</summary>
     public static (int Width, int Height) GenerationSize(int width, int height, int nativeWidth, int nativeHeight)

@@ -15,6 +15,8 @@ public enum SamplerMode
     ImageToImage,
     /// <summary>5-channel depth UNet: [latents, depth].</summary>
     Depth,
+    /// <summary>4-channel text-to-image: pure noise, no image encode (InitImage is ignored).</summary>
+    TextToImage,
 }
 
 /// <summary>Everything one denoising run needs, already in model space (NCHW float32).</summary>
@@ -122,7 +124,7 @@ public sealed class DiffusionSampler(DiffusionModel model, NoiseScheduler schedu
                     masked[c * plane + i] = mask![i] < 0.5f ? p.InitImage[c * plane + i] : 0f;
             condLatents = Encode(masked, p.Height, p.Width, p.MaskedImageVaeEps ?? p.VaeEps, ct);
         }
-        bool strengthMax = p.Strength >= 1f;
+        bool strengthMax = p.Strength >= 1f || p.Mode == SamplerMode.TextToImage;
         if (p.Mode is SamplerMode.ImageToImage or SamplerMode.Depth or SamplerMode.InpaintLatentBlend || !strengthMax)
             imageLatents = Encode(p.InitImage, p.Height, p.Width, p.VaeEps, ct);
         if (p.Mode == SamplerMode.Depth)
@@ -139,7 +141,7 @@ public sealed class DiffusionSampler(DiffusionModel model, NoiseScheduler schedu
         float firstT = Scheduler.SetTimestepsForStrength(p.Steps, p.Strength);
         var timesteps = Scheduler.ActiveTimesteps.ToArray();
         var latents = new float[latentLen];
-        if (p.Mode is SamplerMode.Inpaint or SamplerMode.InpaintLatentBlend && strengthMax)
+        if (p.Mode == SamplerMode.TextToImage || (p.Mode is SamplerMode.Inpaint or SamplerMode.InpaintLatentBlend && strengthMax))
             TensorPrimitives.Multiply(p.InitialNoise, Scheduler.InitNoiseSigma, latents);
         else
             Scheduler.AddNoise(imageLatents, p.InitialNoise, firstT, latents);
