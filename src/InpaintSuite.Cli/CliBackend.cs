@@ -15,7 +15,7 @@ internal abstract class CliBackend : IAsyncDisposable
 
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    public static CliBackend Create(string? daemonUrl, string? token, string? modelsDir, string? tlsCa = null)
+    public static CliBackend Create(string? daemonUrl, string? token, string? modelsDir, string? tlsCa = null, string? lorasDir = null)
     {
         if (daemonUrl is { Length: > 0 })
         {
@@ -23,12 +23,12 @@ internal abstract class CliBackend : IAsyncDisposable
                 throw new UsageException($"--daemon '{daemonUrl}' is not an http:// or https:// URL");
             return new DaemonBackend(uri, token ?? ClientCredentials.DefaultToken(), CliTls.Trusted(tlsCa));
         }
-        return new InProcessBackend(modelsDir);
+        return new InProcessBackend(modelsDir, lorasDir);
     }
 
-    private sealed class InProcessBackend(string? modelsDir) : CliBackend
+    private sealed class InProcessBackend(string? modelsDir, string? lorasDir) : CliBackend
     {
-        private readonly EngineSetup _engines = EngineSetup.Create(modelsDir ?? EngineSetup.DefaultModelsDirectory());
+        private readonly EngineSetup _engines = EngineSetup.Create(modelsDir ?? EngineSetup.DefaultModelsDirectory(), loraDirectory: lorasDir);
 
         public override async Task<OperationResult> RunAsync(OperationRequest request, IProgress<OperationProgress> progress, CancellationToken ct)
             => await _engines.Runner.RunAsync(request, progress, ct).ConfigureAwait(false);
@@ -150,6 +150,8 @@ internal static class ClientConversions
         if (s.GuidanceScale is { } g) w.GuidanceScale = g;
         if (s.Seed is { } seed) w.Seed = seed;
         if (s.Strength is { } st) w.Strength = st;
+        foreach (var l in s.Loras) w.Loras.Add(new W.LoraWeight { Name = l.Name, Multiplier = l.Multiplier });
+        w.LoraLenient = s.LoraLenient;
         return w;
     }
 

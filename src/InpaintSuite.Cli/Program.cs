@@ -61,6 +61,7 @@ public static class Program
         root.Subcommands.Add(ServeCommand.Create(io));
         root.Subcommands.Add(HealthCommand.Create(io));
         root.Subcommands.Add(ModelsCommand.Create(io));
+        root.Subcommands.Add(LorasCommand.Create(io));
         foreach (var c in ExtraCommands.Create(io)) root.Subcommands.Add(c);
         return root;
     }

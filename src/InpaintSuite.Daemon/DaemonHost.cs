@@ -31,6 +31,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly ListenOptions _grpcListen;
     private readonly ListenOptions? _bridgeListen;
+    private readonly ListenOptions? _a1111Listen;
     private readonly ILogger _logger;
     private int _stopped;
     private readonly EngineSetup? _ownedEngines;
@@ -54,7 +55,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
 
         var address = ParseHost(options.Host);
-        ListenOptions? grpc = null, bridge = null;
+        ListenOptions? grpc = null, bridge = null, a1111 = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -85,13 +86,21 @@ public sealed partial class DaemonHost : IAsyncDisposable
                     if (tls != null) lo.UseHttps(HttpsOptions(tls));
                     bridge = lo;
                 });
+            // AUTOMATIC1111-compatible API (A1111/A1111Endpoint.cs), its own HTTP/1.1 port.
+            if (options.A1111Port >= 0)
+                k.Listen(address, options.A1111Port, lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http1;
+                    if (tls != null) lo.UseHttps(HttpsOptions(tls));
+                    a1111 = lo;
+                });
         });
 
         _app = builder.Build();
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon");
         _health = new HealthState();
         // No runner given: the same engines the CLI composes (fill, content-aware, installed models).
-        if (options.Runner == null && options.Engines == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
+        if (options.Runner == null && options.Engines == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget, options.LoraDirectory);
         Engines = options.Engines ?? _ownedEngines;
         var runner = options.Runner ?? Engines!.Runner;
         var catalog = options.Catalog ?? Engines?.Catalog ?? new StaticEngineCatalog();
@@ -100,6 +109,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
             var modelLog = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Models");
             var previous = Engines.SessionCache.Observer;
             Engines.SessionCache.Observer = e => { previous?.Invoke(e); ModelCacheLog.Write(modelLog, e); };
+            var previousNotes = Engines.ModelNotes;
+            Engines.ModelNotes = m => { previousNotes?.Invoke(m); ModelCacheLog.Note(modelLog, m); };
         }
         // With engines (not a bare runner), GPU inference gets a device of its own with one worker, so content-aware and
         // fill jobs on the CPU workers do not wait behind it; without a GPU nothing is routed there.
@@ -111,13 +122,19 @@ public sealed partial class DaemonHost : IAsyncDisposable
         var grpcEndpoint = new GrpcEndpoint(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Grpc"), _shutdown.Token);
         var bridgeEndpoint = new JsonBridge(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Bridge"), _shutdown.Token);
 
+        var a1111Endpoint = options.A1111Port >= 0
+            ? new A1111.A1111Endpoint(new A1111.A1111Jobs(_queue), options, catalog, Engines, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.A1111"))
+            : null;
+
         _app.Run(ctx =>
         {
             if (ctx.Connection.LocalPort == GrpcPort) return grpcEndpoint.HandleAsync(ctx);
+            if (a1111Endpoint != null && ctx.Connection.LocalPort == A1111Port) return a1111Endpoint.HandleAsync(ctx);
             return bridgeEndpoint.HandleAsync(ctx);
         });
         _grpcListen = grpc!;
         _bridgeListen = bridge;
+        _a1111Listen = a1111;
         _app.Lifetime.ApplicationStopping.Register(() => _ = BeginShutdown());
     }
 
@@ -139,6 +156,11 @@ public sealed partial class DaemonHost : IAsyncDisposable
     public int GrpcPort { get; private set; }
 
     public int BridgePort { get; private set; } = -1;
+
+    /// <summary>The A1111-compatible API's port (-1 = off).</summary>
+    public int A1111Port { get; private set; } = -1;
+
+    public Uri A1111Address => new($"{Scheme}://{UriHost}:{A1111Port}");
 
     /// <summary>True when both ports speak TLS (<see cref="DaemonOptions.TlsCertificate"/>).</summary>
     public bool Tls { get; }
@@ -174,7 +196,9 @@ public sealed partial class DaemonHost : IAsyncDisposable
         await host._app.StartAsync(cancellationToken).ConfigureAwait(false);
         host.GrpcPort = ((IPEndPoint)host._grpcListen.EndPoint).Port;
         if (host._bridgeListen != null) host.BridgePort = ((IPEndPoint)host._bridgeListen.EndPoint).Port;
+        if (host._a1111Listen != null) host.A1111Port = ((IPEndPoint)host._a1111Listen.EndPoint).Port;
         host.LogListening(host.GrpcAddress.ToString(), host._bridgeListen == null ? "off" : host.BridgeAddress.ToString(), options.AuthToken != null);
+        if (host._a1111Listen != null) host.LogA1111(host.A1111Address.ToString());
         if (host.TokenFile != null) host.LogToken(host.TokenFile);
         if (!host.Tls && !DaemonAuth.IsLoopbackHost(options.Host)) host.LogCleartextToken(options.Host);
         if (host._tlsNotAfter is { } notAfter && notAfter < DateTime.UtcNow.AddDays(14))
@@ -269,6 +293,9 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "gRPC on {Grpc}, JSON bridge on {Bridge}, auth {Auth}")]
     private partial void LogListening(string grpc, string bridge, bool auth);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "AUTOMATIC1111-compatible API on {Address}sdapi/v1")]
+    private partial void LogA1111(string address);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "bearer token for non-loopback clients: {TokenFile}")]
     private partial void LogToken(string tokenFile);

@@ -24,8 +24,24 @@ public sealed class DaemonOptions
     [Range(-1, 65535)]
     public int BridgePort { get; set; } = DaemonDefaults.BridgePort;
 
+    /// <summary>AUTOMATIC1111-compatible HTTP API port (/sdapi/v1; `serve --a1111[=PORT]`, 7860); 0 = ephemeral; -1 = off.</summary>
+    [Range(-1, 65535)]
+    public int A1111Port { get; set; } = -1;
+
+    /// <summary>A1111's --api-auth: "user:password[,user:password]" for HTTP basic auth on the A1111 port (any host).</summary>
+    public string? A1111ApiAuthPasswords { get; set; }
+
+    /// <summary>A1111's --cors-allow-origins: comma-separated origins browsers may call the A1111 port from ("*" = any).</summary>
+    public string? A1111CorsAllowOrigins { get; set; }
+
+    /// <summary>A1111's --cors-allow-origins-regex: origins matching this regular expression are allowed too.</summary>
+    public string? A1111CorsAllowOriginsRegex { get; set; }
+
     /// <summary>Folder of installed models (null = the runner's default).</summary>
     public string? ModelsDirectory { get; set; }
+
+    /// <summary>Folder of LoRA .safetensors files (null = $INPAINTSUITE_LORAS or loras/ beside the models folder).</summary>
+    public string? LoraDirectory { get; set; }
 
     /// <summary>Largest request or response message in bytes (default fits an 8192x8192 RGBA8 layer and its mask).</summary>
     [Range(1024, int.MaxValue)]
@@ -108,6 +124,12 @@ public interface IEngineCatalog
     IReadOnlyList<Protocol.V1.ModelInfo> Models { get; }
 
     IReadOnlyList<string> Schedulers { get; }
+
+    /// <summary>LoRA files offered (empty when the process has no LoRA folder).</summary>
+    IReadOnlyList<Protocol.V1.LoraInfo> Loras => [];
+
+    /// <summary>The LoRA folder ("" when none).</summary>
+    string LoraDirectory => "";
 }
 
 /// <summary>The classical engines only (no models installed).</summary>

@@ -2,6 +2,7 @@ using InpaintSuite.Imaging.ContentAware;
 using InpaintSuite.Pipelines;
 using InpaintSuite.Pipelines.Diffusion;
 using InpaintSuite.Pipelines.Engines;
+using InpaintSuite.Runtime.Lora;
 using InpaintSuite.Runtime.Models;
 using W = InpaintSuite.Protocol.V1;
 
@@ -24,9 +25,11 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
     private readonly Dictionary<string, string> _engineStamps = new(StringComparer.OrdinalIgnoreCase);
     private string _stamp = "";
 
-    private EngineSetup(string? modelsDirectory, long modelMemoryBudget)
+    private EngineSetup(string? modelsDirectory, long modelMemoryBudget, string? loraDirectory)
     {
         _modelsDirectory = modelsDirectory;
+        var loras = loraDirectory ?? (modelsDirectory != null ? LoraLibrary.DefaultDirectory(modelsDirectory) : null);
+        LoraLibrary = loras != null ? new LoraLibrary(loras) : null;
         SessionCache = new ModelSessionCache(modelMemoryBudget);
         Registry = EngineRegistry.WithBuiltIns([new ContentAwareEngine()]);
         Runner = new RescanningRunner(this, new OperationRunner(Registry));
@@ -43,8 +46,30 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
     /// <summary>Engines for <paramref name="modelsDirectory"/> (null or missing = classical engines only).</summary>
     /// <param name="modelsDirectory">The models folder.</param>
     /// <param name="modelMemoryBudget">Bytes of model weights kept loaded (null = <see cref="ModelMemory.DefaultBudget"/>).</param>
-    public static EngineSetup Create(string? modelsDirectory, long? modelMemoryBudget = null) =>
-        new(modelsDirectory, modelMemoryBudget ?? ModelMemory.DefaultBudget());
+    /// <param name="loraDirectory">LoRA folder (null = $INPAINTSUITE_LORAS or loras/ beside the models folder).</param>
+    public static EngineSetup Create(string? modelsDirectory, long? modelMemoryBudget = null, string? loraDirectory = null) =>
+        new(modelsDirectory, modelMemoryBudget ?? ModelMemory.DefaultBudget(), loraDirectory);
+
+    /// <summary>The LoRA folder every diffusion engine resolves LoRA names in (null without a models folder).</summary>
+    public LoraLibrary? LoraLibrary { get; }
+
+    public IReadOnlyList<W.LoraInfo> Loras =>
+        LoraLibrary?.List().Select(i => new W.LoraInfo
+        {
+            Name = i.Name,
+            Architecture = i.ArchitectureName,
+            Format = i.Format,
+            Modules = (uint)i.Modules,
+            TextEncoderModules = (uint)i.TextEncoderModules,
+            Rank = (uint)i.Rank,
+            Bytes = (ulong)Math.Max(0, i.Bytes),
+            Error = i.Error ?? "",
+        }).ToList() ?? [];
+
+    public string LoraDirectory => LoraLibrary?.Directory ?? "";
+
+    /// <summary>What the engines decide at run time that an operator should see (e.g. an fp16 VAE run in fp32); the daemon logs it.</summary>
+    public Action<string>? ModelNotes { get; set; }
 
     /// <summary>The one session cache every diffusion engine of this process shares (loads once, LRU under the budget).</summary>
     public ModelSessionCache SessionCache { get; }
@@ -134,7 +159,9 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             foreach (var entry in wanted.Values)
             {
                 if (_diffusion.ContainsKey(entry.Name)) continue;
-                _diffusion[entry.Name] = new DiffusionEngine(entry, ContentAwarePreFill, sessionCache: SessionCache);
+                var created = new DiffusionEngine(entry, ContentAwarePreFill, sessionCache: SessionCache, loras: LoraLibrary);
+                created.Model.Log = m => ModelNotes?.Invoke(m);
+                _diffusion[entry.Name] = created;
                 _engineStamps[entry.Name] = stamps.GetValueOrDefault(Path.GetFileName(entry.Directory.TrimEnd(Path.DirectorySeparatorChar)), "");
                 changed = true;
             }
@@ -199,6 +226,9 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
         catch (UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>The operation name ModelInfo.operations lists for text-to-image.</summary>
+    public const string TextToImageOperation = "txt2img";
+
     private static W.ModelInfo ToWire(ModelEntry e, bool loaded)
     {
         var m = new W.ModelInfo
@@ -211,8 +241,11 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             NativeWidth = (uint)Math.Max(0, e.NativeWidth),
             NativeHeight = (uint)Math.Max(0, e.NativeHeight),
             Loaded = loaded,
+            Architecture = e.Kind == ModelKind.DepthEstimator ? "" : e.ArchitectureName,
         };
         m.Operations.AddRange(e.Operations);
+        // Base and inpainting models also generate from pure noise (DiffusionEngine.Supports).
+        if (e.Usable && e.Kind is ModelKind.Img2Img or ModelKind.Inpaint) m.Operations.Add(TextToImageOperation);
         return m;
     }
 

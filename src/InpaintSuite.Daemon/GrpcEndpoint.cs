@@ -39,6 +39,7 @@ public sealed partial class GrpcEndpoint
             [$"/{s}/Outpaint"] = (Job(b => _service.Submit(W.OutpaintRequest.Parser.ParseFrom(b))), true),
             [$"/{s}/ImageToImage"] = (Job(b => _service.Submit(W.ImageToImageRequest.Parser.ParseFrom(b))), true),
             [$"/{s}/DepthToImage"] = (Job(b => _service.Submit(W.DepthToImageRequest.Parser.ParseFrom(b))), true),
+            [$"/{s}/TextToImage"] = (Job(b => _service.Submit(W.TextToImageRequest.Parser.ParseFrom(b))), true),
             [$"/{s}/CancelJob"] = (Unary(b => _service.CancelJob(W.CancelJobRequest.Parser.ParseFrom(b))), true),
             [$"/{s}/ListModels"] = (Unary(b => { W.ListModelsRequest.Parser.ParseFrom(b); return _service.ListModels(); }), true),
             [$"/{s}/GetCapabilities"] = (Unary(b => { W.GetCapabilitiesRequest.Parser.ParseFrom(b); return _service.GetCapabilities(); }), true),

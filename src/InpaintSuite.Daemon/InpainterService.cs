@@ -22,6 +22,9 @@ public sealed class InpainterService(JobQueue queue, DaemonOptions options, IEng
 
     public Job Submit(W.DepthToImageRequest r) => Enqueue(WireConversions.ToRequest(r, Limits), r.Priority, r.Client, r.Image.Format);
 
+    public Job Submit(W.TextToImageRequest r) => Enqueue(WireConversions.ToRequest(r, Limits), r.Priority, r.Client,
+        r.Format == W.PixelFormat.Unspecified ? W.PixelFormat.Rgba8 : r.Format);
+
     private Job Enqueue(OperationRequest request, int priority, string client, W.PixelFormat format)
     {
         // Unknown engines fail before queueing, so both transports answer NOT_FOUND up front.
@@ -83,7 +86,10 @@ public sealed class InpainterService(JobQueue queue, DaemonOptions options, IEng
             AuthRequired = options.AuthToken != null,
         };
         caps.Engines.AddRange(catalog.Engines);
+        caps.TextToImageEngines.AddRange(catalog.Models.Where(m => m.Usable && m.Operations.Contains(EngineSetup.TextToImageOperation)).Select(m => m.Name));
         caps.Schedulers.AddRange(catalog.Schedulers);
+        caps.Loras.AddRange(catalog.Loras);
+        caps.LoraDirectory = catalog.LoraDirectory;
         // ONNX Runtime as loaded (or why not): version, compiled-in providers, the one sessions use and why.
         var ort = Runtime.Onnx.OnnxRuntimeInfo.Describe();
         caps.OnnxruntimeVersion = ort.Version ?? "";

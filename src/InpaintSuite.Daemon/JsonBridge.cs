@@ -53,6 +53,7 @@ public sealed partial class JsonBridge(InpainterService service, DaemonOptions o
                 ("/v1/outpaint", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.OutpaintRequest.Parser)), call),
                 ("/v1/img2img", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.ImageToImageRequest.Parser)), call),
                 ("/v1/depth", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.DepthToImageRequest.Parser)), call),
+                ("/v1/txt2img", true, _) => () => StreamJobAsync(ctx, b => service.Submit(Parse(b, W.TextToImageRequest.Parser)), call),
                 ("/v1/cancel", true, _) => async () => await WriteJsonAsync(ctx, 200, service.CancelJob(Parse(await ReadBodyAsync(ctx, call).ConfigureAwait(false), W.CancelJobRequest.Parser))).ConfigureAwait(false),
                 ("/v1/models", _, true) => () => WriteJsonAsync(ctx, 200, service.ListModels()),
                 ("/v1/capabilities", _, true) => () => WriteJsonAsync(ctx, 200, service.GetCapabilities()),
@@ -60,7 +61,7 @@ public sealed partial class JsonBridge(InpainterService service, DaemonOptions o
             };
             if (route == null)
             {
-                var known = path is "/v1/inpaint" or "/v1/outpaint" or "/v1/img2img" or "/v1/depth" or "/v1/cancel" or "/v1/models" or "/v1/capabilities";
+                var known = path is "/v1/inpaint" or "/v1/outpaint" or "/v1/img2img" or "/v1/depth" or "/v1/txt2img" or "/v1/cancel" or "/v1/models" or "/v1/capabilities";
                 await WriteErrorAsync(ctx, known ? 405 : 404, known ? GrpcStatusCode.InvalidArgument : GrpcStatusCode.NotFound,
                     known ? $"{ctx.Request.Method} is not allowed on {path}" : $"no such endpoint: {path}").ConfigureAwait(false);
                 return;

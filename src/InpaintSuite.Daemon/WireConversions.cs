@@ -21,6 +21,8 @@ public static class WireConversions
     public const int MaxGrow = 4096;
     public const float MaxFeather = 1024f;
     public const int MaxExtension = 8192;
+    public const int MaxLoras = 16;
+    public const float MaxLoraMultiplier = 100f;
 
     public sealed record Limits(long MaxPixels, int MaxBatch);
 
@@ -105,6 +107,25 @@ public static class WireConversions
         };
     }
 
+    /// <summary>Largest text-to-image side (px).</summary>
+    public const int MaxTextToImageSide = 4096;
+
+    public static OperationRequest ToRequest(W.TextToImageRequest r, Limits limits)
+    {
+        if (r.Width is < 8 or > MaxTextToImageSide) throw new InvalidRequestException("width", $"width {r.Width} is outside 8..{MaxTextToImageSide}");
+        if (r.Height is < 8 or > MaxTextToImageSide) throw new InvalidRequestException("height", $"height {r.Height} is outside 8..{MaxTextToImageSide}");
+        if ((long)r.Width * r.Height > limits.MaxPixels)
+            throw new InvalidRequestException("width", $"{r.Width}x{r.Height} is more than the limit of {limits.MaxPixels} pixels");
+        var depth = r.Format switch
+        {
+            W.PixelFormat.Unspecified or W.PixelFormat.Rgba8 or W.PixelFormat.Bgra8 => PixelDepth.U8,
+            W.PixelFormat.Rgba16 => PixelDepth.U16,
+            W.PixelFormat.Rgba32F => PixelDepth.F32,
+            _ => throw new InvalidRequestException("format", $"format {r.Format} is not a pixel format"),
+        };
+        return OperationRequest.TextToImage((int)r.Width, (int)r.Height, ToSettings(r.Settings, limits), depth);
+    }
+
     public static int BytesPerPixel(W.PixelFormat format) => format switch
     {
         W.PixelFormat.Rgba8 or W.PixelFormat.Bgra8 => 4,
@@ -184,6 +205,13 @@ public static class WireConversions
         if (s.Scheduler.Length > 0 && !KnownSchedulers.Contains(s.Scheduler))
             throw new InvalidRequestException("settings.scheduler", $"settings.scheduler '{s.Scheduler}' is unknown; known: {string.Join(", ", KnownSchedulers)}");
         if (s.Engine.Length > 256) throw new InvalidRequestException("settings.engine", "settings.engine is longer than 256 characters");
+        if (s.Loras.Count > MaxLoras) throw new InvalidRequestException("settings.loras", $"settings.loras has {s.Loras.Count} entries, more than {MaxLoras}");
+        foreach (var l in s.Loras)
+        {
+            if (l.Name.Length == 0 || l.Name.Length > 256) throw new InvalidRequestException("settings.loras", "settings.loras: every LoRA needs a name of 1..256 characters");
+            if (l.HasMultiplier && (!float.IsFinite(l.Multiplier) || Math.Abs(l.Multiplier) > MaxLoraMultiplier))
+                throw new InvalidRequestException("settings.loras", $"settings.loras: multiplier {l.Multiplier} of '{l.Name}' is outside ±{MaxLoraMultiplier}");
+        }
         return new GenerationSettings
         {
             Engine = s.Engine.Length == 0 ? EngineNames.Auto : s.Engine,
@@ -195,6 +223,8 @@ public static class WireConversions
             Seed = s.HasSeed ? s.Seed : null,
             Strength = s.HasStrength ? s.Strength : null,
             BatchSize = s.BatchSize == 0 ? 1 : (int)s.BatchSize,
+            Loras = s.Loras.Select(l => new LoraWeight(l.Name, l.HasMultiplier ? l.Multiplier : 1f)).ToList(),
+            LoraLenient = s.LoraLenient,
         };
     }
 

@@ -2,9 +2,10 @@ namespace InpaintSuite.Imaging;
 
 /// <summary>
 /// Pastes generated pixels back through a blend weight. A patch is an RGBA image whose colour is the
-/// generated content and whose alpha is the blend weight w: out = in*(1-w) + patch*w per colour channel,
-/// out alpha = in.a*(1-w) + w (generated content is opaque). Where w = 0 the input is left byte-identical
-/// at every depth (the blend is skipped, not computed).
+/// generated content and whose alpha is the blend weight w; it is composited "patch over input" (straight alpha:
+/// out alpha = in.a*(1-w) + w, colour = (in*in.a*(1-w) + patch*w) / out alpha; with an opaque input the plain lerp),
+/// the same blend as the Paint.NET plugin (<see cref="PatchBlend"/>) and Krita's layer stack. Where w = 0 the input
+/// is left byte-identical at every depth (the blend is skipped, not computed).
 /// </summary>
 public static class Compositor
 {
@@ -70,24 +71,7 @@ public static class Compositor
         return r;
     }
 
-    internal static void BlendRow8(Span<byte> t, ReadOnlySpan<byte> p)
-    {
-        for (int i = 0; i < t.Length; i += 4)
-        {
-            int w = p[i + 3];
-            if (w == 0) continue;
-            if (w == 255)
-            {
-                t[i] = p[i]; t[i + 1] = p[i + 1]; t[i + 2] = p[i + 2]; t[i + 3] = 255;
-                continue;
-            }
-            int iw = 255 - w;
-            t[i] = (byte)((t[i] * iw + p[i] * w + 127) / 255);
-            t[i + 1] = (byte)((t[i + 1] * iw + p[i + 1] * w + 127) / 255);
-            t[i + 2] = (byte)((t[i + 2] * iw + p[i + 2] * w + 127) / 255);
-            t[i + 3] = (byte)((t[i + 3] * iw + 255 * w + 127) / 255);
-        }
-    }
+    internal static void BlendRow8(Span<byte> t, ReadOnlySpan<byte> p) => PatchBlend.Over8(t, p, default);
 
     internal static void BlendRow16(Span<ushort> t, ReadOnlySpan<ushort> p)
     {
@@ -95,11 +79,12 @@ public static class Compositor
         {
             long w = p[i + 3];
             if (w == 0) continue;
-            long iw = 65535 - w;
-            t[i] = (ushort)((t[i] * iw + p[i] * w + 32767) / 65535);
-            t[i + 1] = (ushort)((t[i + 1] * iw + p[i + 1] * w + 32767) / 65535);
-            t[i + 2] = (ushort)((t[i + 2] * iw + p[i + 2] * w + 32767) / 65535);
-            t[i + 3] = (ushort)((t[i + 3] * iw + 65535 * w + 32767) / 65535);
+            if (w == 65535) { t[i] = p[i]; t[i + 1] = p[i + 1]; t[i + 2] = p[i + 2]; t[i + 3] = 65535; continue; }
+            long ks = t[i + 3] * (65535 - w), kp = 65535 * w, d = ks + kp, half = d / 2;
+            t[i] = (ushort)((t[i] * ks + p[i] * kp + half) / d);
+            t[i + 1] = (ushort)((t[i + 1] * ks + p[i + 1] * kp + half) / d);
+            t[i + 2] = (ushort)((t[i + 2] * ks + p[i + 2] * kp + half) / d);
+            t[i + 3] = (ushort)((d + 32767) / 65535);
         }
     }
 
@@ -110,11 +95,11 @@ public static class Compositor
             float w = p[i + 3];
             if (!(w > 0)) continue;
             if (w >= 1f) { t[i] = p[i]; t[i + 1] = p[i + 1]; t[i + 2] = p[i + 2]; t[i + 3] = 1f; continue; }
-            float iw = 1f - w;
-            t[i] = t[i] * iw + p[i] * w;
-            t[i + 1] = t[i + 1] * iw + p[i + 1] * w;
-            t[i + 2] = t[i + 2] * iw + p[i + 2] * w;
-            t[i + 3] = t[i + 3] * iw + w;
+            float ks = Math.Clamp(t[i + 3], 0f, 1f) * (1f - w), a = ks + w;
+            t[i] = (t[i] * ks + p[i] * w) / a;
+            t[i + 1] = (t[i + 1] * ks + p[i + 1] * w) / a;
+            t[i + 2] = (t[i + 2] * ks + p[i + 2] * w) / a;
+            t[i + 3] = a;
         }
     }
 }

@@ -2,13 +2,18 @@ using InpaintSuite.Imaging;
 
 namespace InpaintSuite.Pipelines;
 
-/// <summary>The four user-facing operations.</summary>
+/// <summary>The user-facing operations.</summary>
 public enum Operation
 {
     Inpaint,
     Outpaint,
     ImageToImage,
     DepthToImage,
+    /// <summary>
+    /// Pure noise to an image of <see cref="OperationRequest.Image"/>'s size (the image is a blank canvas, see
+    /// <see cref="OperationRequest.TextToImage"/>); diffusion engines only.
+    /// </summary>
+    TextToImage,
 }
 
 /// <summary>How the masked area is pre-filled before an engine (diffusion) repaints it.</summary>
@@ -39,7 +44,14 @@ public sealed record GenerationSettings
     /// <summary>Null = operation default.</summary>
     public float? Strength { get; init; }
     public int BatchSize { get; init; } = 1;
+    /// <summary>LoRAs merged into the model for this job (the prompt's <c>&lt;lora:name:m&gt;</c> tags add to these).</summary>
+    public IReadOnlyList<LoraWeight> Loras { get; init; } = [];
+    /// <summary>Merge the LoRA keys that match and skip the rest, instead of failing the job.</summary>
+    public bool LoraLenient { get; init; }
 }
+
+/// <summary>A LoRA from the LoRA folder (file name without .safetensors) at a multiplier (1 = as trained, 0 = off).</summary>
+public sealed record LoraWeight(string Name, float Multiplier = 1f);
 
 /// <summary>Mask craft options (defaults follow A1111 / krita-ai-diffusion).</summary>
 public sealed record MaskOptions
@@ -86,6 +98,16 @@ public sealed class OperationRequest
     public OutpaintExtent? Outpaint { get; init; }
     /// <summary>Optional depth map for depth-to-image (first channel, larger = nearer).</summary>
     public RgbaImage? DepthMap { get; init; }
+
+    /// <summary>A text-to-image request: the image is a blank opaque canvas of the wanted size (its pixels are never read).</summary>
+    public static OperationRequest TextToImage(int width, int height, GenerationSettings settings, PixelDepth depth = PixelDepth.U8)
+    {
+        if (width <= 0 || height <= 0) throw new InvalidRequestException("width", $"size {width}x{height} must be positive");
+        var canvas = new RgbaImage(width, height);
+        var px = canvas.Data;
+        for (int i = 3; i < px.Length; i += 4) px[i] = 255;
+        return new OperationRequest { Operation = Operation.TextToImage, Image = depth == PixelDepth.U8 ? canvas : PixelConversions.ConvertDepth(canvas, depth), Settings = settings };
+    }
 }
 
 /// <summary>

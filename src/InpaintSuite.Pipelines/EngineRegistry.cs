@@ -84,6 +84,7 @@ public static class OperationNames
         Operation.Outpaint => "outpaint",
         Operation.ImageToImage => "img2img",
         Operation.DepthToImage => "depth-to-image",
+        Operation.TextToImage => "txt2img",
         _ => op.ToString(),
     };
 }

@@ -34,6 +34,10 @@ public sealed class InpainterClient : IDisposable
     public IAsyncEnumerable<JobEvent> DepthToImage(DepthToImageRequest request, TimeSpan? deadline = null, CancellationToken cancellationToken = default) =>
         _channel.ServerStreamingAsync($"/{ServiceName}/DepthToImage", request, JobEvent.Parser, deadline, cancellationToken);
 
+    /// <summary>Text-to-image (a diffusion model from pure noise at width x height); same event stream as the other operations.</summary>
+    public IAsyncEnumerable<JobEvent> TextToImage(TextToImageRequest request, TimeSpan? deadline = null, CancellationToken cancellationToken = default) =>
+        _channel.ServerStreamingAsync($"/{ServiceName}/TextToImage", request, JobEvent.Parser, deadline, cancellationToken);
+
     public Task<CancelJobResponse> CancelJobAsync(string jobId, TimeSpan? deadline = null, CancellationToken cancellationToken = default) =>
         _channel.UnaryAsync($"/{ServiceName}/CancelJob", new CancelJobRequest { JobId = jobId }, CancelJobResponse.Parser, deadline, cancellationToken);
 

@@ -143,9 +143,15 @@ public class CompositeInvariantTests
         w.Data.AsSpan().Fill(128);
         var outH = PixelConversions.ConvertDepth(Compositor.Composite(input, gen, w, 0, 0), PixelDepth.F32).PixelsF;
         var inp = PixelConversions.ConvertDepth(input, PixelDepth.F32).PixelsF;
+        // Patch over input (straight alpha): a = ia(1-w) + w, c = (ic*ia*(1-w) + gc*w) / a; the plain lerp when opaque.
         float wf = 128 / 255f;
-        for (int i = 0; i < outH.Length; i++)
-            Assert.InRange(outH[i] - (inp[i] * (1 - wf) + (i % 4 == 3 ? 1f : g[i]) * wf), -0.6f / 255, 0.6f / 255);
+        for (int i = 0; i < outH.Length; i += 4)
+        {
+            float ia = inp[i + 3], a = ia * (1 - wf) + wf;
+            Assert.InRange(outH[i + 3] - a, -0.6f / 255, 0.6f / 255);
+            for (int c = 0; c < 3; c++)
+                Assert.InRange(outH[i + c] - (inp[i + c] * ia * (1 - wf) + g[i + c] * wf) / a, -0.6f / 255, 0.6f / 255);
+        }
     }
 }
 

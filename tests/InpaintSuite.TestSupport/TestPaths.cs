@@ -23,6 +23,18 @@ public static class TestPaths
             ? d
             : Path.Combine(SharedReference, "diffusers");
 
+    /// <summary>Reference folder for the tiny SDXL models and runs, honouring INPAINTSUITE_SDXL_REFERENCE_DIR.</summary>
+    public static string SdxlReference =>
+        Environment.GetEnvironmentVariable("INPAINTSUITE_SDXL_REFERENCE_DIR") is { Length: > 0 } d
+            ? d
+            : Path.Combine(SharedReference, "sdxl");
+
+    /// <summary>LoRA reference folder (cases.json, .safetensors, inputs/, outputs/), honouring INPAINTSUITE_LORA_REFERENCE_DIR.</summary>
+    public static string LoraReference =>
+        Environment.GetEnvironmentVariable("INPAINTSUITE_LORA_REFERENCE_DIR") is { Length: > 0 } d
+            ? d
+            : Path.Combine(SharedReference, "lora");
+
     /// <summary>True under CI (CI=true): tests that need an external tool must fail rather than skip.</summary>
     public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 

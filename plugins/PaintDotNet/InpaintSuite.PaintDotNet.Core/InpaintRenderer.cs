@@ -5,7 +5,7 @@ namespace InpaintSuite.PaintDotNet.Core;
 /// <summary>
 /// The finished result, ready for Paint.NET's tiled, multithreaded render: <see cref="Render"/> writes
 /// the composited pixels of any output rectangle. Where the blend weight is 0 the source bytes are
-/// copied unchanged; elsewhere source and generated pixels are blended (premultiplied, so transparent
+/// copied unchanged; elsewhere the patch is blended over the source (Imaging's PatchBlend: transparent
 /// canvas takes the generated colour without dark fringes). Immutable: safe to call from many threads.
 /// </summary>
 public sealed class InpaintRenderer
@@ -90,36 +90,13 @@ public sealed class InpaintRenderer
     }
 
     /// <summary>
-    /// One row: weight w = patch alpha x clip coverage. w = 0 leaves dst (already the source) alone.
-    /// Premultiplied over: a = (sa(255-w) + 255w)/255, c = (sc*sa(255-w) + pc*255w) / (sa(255-w) + 255w).
-    /// With an opaque source this is the plain lerp; with a transparent one it is the patch colour.
+    /// One row: weight w = patch alpha x clip coverage; w = 0 leaves dst (already the source) alone. The blend is
+    /// Imaging's <see cref="InpaintSuite.Imaging.PatchBlend"/> (patch over source), the one the CLI and Krita's layer
+    /// stack use, so the same patch gives the same pixels in every client.
     /// </summary>
     internal static void CompositeRow(ReadOnlySpan<byte> src, ReadOnlySpan<byte> patchRow, ReadOnlySpan<byte> clipRow, Span<byte> dst)
-        => CompositeRow(src, patchRow, clipRow, dst, clipRow.Length > 0);
-
-    private static void CompositeRow(ReadOnlySpan<byte> src, ReadOnlySpan<byte> patchRow, ReadOnlySpan<byte> clipRow, Span<byte> dst, bool hasClip)
     {
-        int n = src.Length / 4;
-        for (int i = 0; i < n; i++)
-        {
-            int o = i * 4;
-            int w = patchRow[o + 3];
-            if (hasClip) w = (w * clipRow[i] + 127) / 255;
-            if (w == 0) continue;
-            if (w == 255)
-            {
-                dst[o] = patchRow[o]; dst[o + 1] = patchRow[o + 1]; dst[o + 2] = patchRow[o + 2]; dst[o + 3] = 255;
-                continue;
-            }
-            int sa = src[o + 3];
-            int ks = sa * (255 - w);   // source's premultiplied share, x255
-            int kp = 255 * w;          // patch's share (opaque), x255
-            int d = ks + kp;           // > 0 because w > 0
-            int half = d / 2;
-            dst[o] = (byte)((src[o] * ks + patchRow[o] * kp + half) / d);
-            dst[o + 1] = (byte)((src[o + 1] * ks + patchRow[o + 1] * kp + half) / d);
-            dst[o + 2] = (byte)((src[o + 2] * ks + patchRow[o + 2] * kp + half) / d);
-            dst[o + 3] = (byte)((d + 127) / 255);
-        }
+        src.CopyTo(dst);
+        InpaintSuite.Imaging.PatchBlend.Over8(dst, patchRow, clipRow);
     }
 }

@@ -24,9 +24,9 @@ from inpaint_suite.bridge import BridgeClient
 SELECTION = core.Rect(140, 88, 72, 56)   # chelsea's left eye
 FEATHER = 4
 BAND = 12          # px around the selection where blending may reach (feather + engine margin)
-# Outpaint blends the generated canvas over the old one across an overlap (the pipeline's default is
-# max(8, 5 x feather) px) plus the feather itself: deeper inside, the new layer must be transparent.
-OUTPAINT_BAND = max(8, 5 * FEATHER) + 3 * FEATHER
+# Outpaint blends the generated canvas into the old one only through the blend band, 2 x feather px outside
+# the new area (docs/masks-and-blending.md): deeper inside, the new layer must be transparent.
+OUTPAINT_BAND = 2 * FEATHER
 TIMEOUT_S = 300
 
 

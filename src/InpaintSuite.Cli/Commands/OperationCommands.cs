@@ -13,8 +13,9 @@ internal static class OperationCommands
 {
     private sealed class Options
     {
-        public readonly Argument<string> Image = new("IMAGE") { Description = "Input image (PNG or JPEG)." };
-        public readonly Option<string> Output = new("--output", "-o") { Description = "Output PNG path (batch items 2..N get -2, -3, ... before the extension).", Required = true };
+        public readonly Argument<string> Image = new("IMAGE") { Description = "Input image (PNG, JPEG, WebP, GIF or BMP)." };
+        public readonly Option<string> Output = new("--output", "-o") { Description = "Output path; .png, .jpg/.jpeg or .webp picks the format (batch items 2..N get -2, -3, ... before the extension).", Required = true };
+        public readonly Option<int?> Quality = new("--quality") { Description = "JPEG/WebP output quality 1..100 (default 90; 100 = lossless WebP)." };
         public readonly Option<string?> Engine = new("--engine", "-e") { Description = "auto, content-aware, fill, or an installed model's name.", DefaultValueFactory = _ => "auto" };
         public readonly Option<string?> Prompt = new("--prompt", "-p") { Description = "What to generate (diffusion engines)." };
         public readonly Option<string?> NegativePrompt = new("--negative-prompt", "-n") { Description = "What to avoid (diffusion engines)." };
@@ -34,6 +35,9 @@ internal static class OperationCommands
         public readonly Option<string?> Token = new("--token") { Description = "Bearer token for a daemon that requires one (default: the token file)." };
         public readonly Option<string?> TlsCa = new("--tls-ca") { Description = "For an https:// daemon: trust this CA (or the daemon's own certificate) instead of the system store (default: $INPAINTSUITE_TLS_CA)." };
         public readonly Option<string?> Models = new("--models") { Description = "Models folder for in-process runs (default: $INPAINTSUITE_MODELS or ~/.local/share/inpaintsuite/models)." };
+        public readonly Option<string[]> Lora = new("--lora") { Description = "LoRA to merge as NAME or NAME:MULTIPLIER (repeatable; a file in the LoRA folder without .safetensors). The prompt's <lora:name:0.8> tags work too.", AllowMultipleArgumentsPerToken = false };
+        public readonly Option<bool> LoraLenient = new("--lora-lenient") { Description = "Merge the LoRA keys that match the model and skip the rest instead of failing." };
+        public readonly Option<string?> Loras = new("--loras") { Description = "LoRA folder for in-process runs (default: $INPAINTSUITE_LORAS or loras/ beside the models folder)." };
         public readonly Option<bool> Json = new("--json") { Description = "Print one JSON line: output, engine, seed, width, height, seconds." };
     }
 
@@ -64,7 +68,7 @@ internal static class OperationCommands
     {
         var o = new Options();
         var cmd = new Command(name, description) { o.Image };
-        foreach (var opt in new Option[] { o.Output, o.Engine, o.Prompt, o.NegativePrompt, o.Steps, o.Guidance, o.Scheduler, o.Seed, o.Strength, o.Batch, o.Grow, o.Feather, o.FillMode, o.ContextPadding, o.WholeImage, o.ColorMatch, o.Daemon, o.Token, o.TlsCa, o.Models, o.Json })
+        foreach (var opt in new Option[] { o.Output, o.Quality, o.Engine, o.Prompt, o.NegativePrompt, o.Steps, o.Guidance, o.Scheduler, o.Seed, o.Strength, o.Batch, o.Grow, o.Feather, o.FillMode, o.ContextPadding, o.WholeImage, o.ColorMatch, o.Daemon, o.Token, o.TlsCa, o.Models, o.Lora, o.LoraLenient, o.Loras, o.Json })
             cmd.Options.Add(opt);
         var mask = addMask?.Invoke(cmd, o);
 
@@ -90,6 +94,9 @@ internal static class OperationCommands
         {
             string imagePath = parse.GetValue(o.Image)!;
             string output = parse.GetValue(o.Output)!;
+            // Refuse an output the CLI cannot write before any work is done.
+            ImageFiles.OutputFormat(output);
+            var encode = ImageFiles.EncodeOptions(parse.GetValue(o.Quality));
             var image = ImageFiles.LoadImage(imagePath, "IMAGE");
             Mask? maskImage = null;
             if (mask != null && parse.GetValue(mask) is { Length: > 0 } maskPath)
@@ -127,6 +134,8 @@ internal static class OperationCommands
                     Seed = ParseSeed(parse.GetValue(o.Seed)),
                     Strength = parse.GetValue(o.Strength),
                     BatchSize = Math.Max(1, parse.GetValue(o.Batch)),
+                    Loras = (parse.GetValue(o.Lora) ?? []).Select(ParseLora).ToList(),
+                    LoraLenient = parse.GetValue(o.LoraLenient),
                 },
                 MaskOptions = new MaskOptions
                 {
@@ -141,14 +150,14 @@ internal static class OperationCommands
             if (request.MaskOptions.Feather is { } feather && (feather < 0 || !float.IsFinite(feather)))
                 throw new UsageException("--feather must be a finite number >= 0");
 
-            await using var backend = CliBackend.Create(parse.GetValue(o.Daemon), parse.GetValue(o.Token), parse.GetValue(o.Models), parse.GetValue(o.TlsCa));
+            await using var backend = CliBackend.Create(parse.GetValue(o.Daemon), parse.GetValue(o.Token), parse.GetValue(o.Models), parse.GetValue(o.TlsCa), parse.GetValue(o.Loras));
             var sw = Stopwatch.StartNew();
             OperationResult result;
             using (var progress = new CliProgress(io, parse.GetValue(o.Json)))
                 result = await backend.RunAsync(request, progress, ct);
             double seconds = result.EngineTime > TimeSpan.Zero ? result.EngineTime.TotalSeconds : sw.Elapsed.TotalSeconds;
 
-            var outputs = ResultWriter.Write(image, result, output);
+            var outputs = ResultWriter.Write(image, result, output, encode);
             var seeds = ResultPatches.Alternatives(result).Select(a => a[0].Seed).DefaultIfEmpty(result.Patches.Count > 0 ? result.Patches[0].Seed : 0).ToList();
             if (parse.GetValue(o.Json))
             {
@@ -189,6 +198,20 @@ internal static class OperationCommands
         if (!ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var seed))
             throw new UsageException($"--seed '{s}' is not an unsigned integer");
         return seed;
+    }
+
+    /// <summary>"name" (multiplier 1) or "name:0.8"; the name may itself contain ':' only before the last one.</summary>
+    internal static LoraWeight ParseLora(string spec)
+    {
+        int colon = spec.LastIndexOf(':');
+        if (colon > 0 && float.TryParse(spec[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var m))
+        {
+            if (!float.IsFinite(m)) throw new UsageException($"--lora '{spec}': the multiplier must be finite");
+            return new LoraWeight(spec[..colon], m);
+        }
+        if (spec.Length == 0 || colon == 0) throw new UsageException($"--lora '{spec}' is not NAME or NAME:MULTIPLIER");
+        if (colon > 0) throw new UsageException($"--lora '{spec}': '{spec[(colon + 1)..]}' is not a multiplier");
+        return new LoraWeight(spec, 1f);
     }
 
     internal static InpaintSuite.Pipelines.FillMode ParseFillMode(string? s) => s?.ToLowerInvariant() switch

@@ -18,20 +18,26 @@ internal static class ServeCommand
             (new Option<string?>("--port") { Description = $"gRPC port (default {DaemonDefaults.GrpcPort}; 0 = ephemeral)." }, nameof(DaemonOptions.GrpcPort)),
             (new Option<string?>("--bridge-port") { Description = $"JSON bridge port (default {DaemonDefaults.BridgePort}; 0 = ephemeral, -1 = off)." }, nameof(DaemonOptions.BridgePort)),
             (new Option<string?>("--models") { Description = "Models folder (default $INPAINTSUITE_MODELS or ~/.local/share/inpaintsuite/models)." }, nameof(DaemonOptions.ModelsDirectory)),
+            (new Option<string?>("--loras") { Description = "LoRA folder (default $INPAINTSUITE_LORAS or loras/ beside the models folder)." }, nameof(DaemonOptions.LoraDirectory)),
             (new Option<string?>("--workers") { Description = "CPU worker count (default 1)." }, nameof(DaemonOptions.Workers)),
             (new Option<string?>("--tls-cert") { Description = "TLS certificate: PEM (leaf first, then intermediates) or PFX. Turns on TLS for both ports." }, nameof(DaemonOptions.TlsCertificate)),
             (new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert (absent: the key is in the certificate file)." }, nameof(DaemonOptions.TlsKey)),
             (new Option<string?>("--model-memory") { Description = "Memory for loaded models, e.g. 6GiB or 512MiB (default: half of physical memory); least recently used models not in use are released past it." }, nameof(DaemonOptions.ModelMemoryBudget)),
             (new Option<string?>("--warm-up") { Description = "Model to load right after start: auto (the model auto picks for inpaint; default), a model name, or none." }, nameof(DaemonOptions.WarmUpModel)),
             (new Option<string?>("--tls-password") { Description = "Password of a PFX file or an encrypted PEM key." }, nameof(DaemonOptions.TlsPassword)),
+            (new Option<string?>("--api-auth") { Description = "A1111 API: HTTP basic credentials user:password[,user:password] (as A1111's --api-auth)." }, nameof(DaemonOptions.A1111ApiAuthPasswords)),
+            (new Option<string?>("--cors-allow-origins") { Description = "A1111 API: comma-separated browser origins allowed (CORS), e.g. http://localhost:3456." }, nameof(DaemonOptions.A1111CorsAllowOrigins)),
+            (new Option<string?>("--cors-allow-origins-regex") { Description = "A1111 API: origins matching this regular expression are allowed too." }, nameof(DaemonOptions.A1111CorsAllowOriginsRegex)),
         };
+        // --a1111 alone = port 7860; --a1111=PORT (or --a1111 PORT) another port.
+        var a1111 = new Option<string?>("--a1111") { Description = $"Also serve AUTOMATIC1111's /sdapi/v1 API (default port {Daemon.A1111.A1111Endpoint.DefaultPort}; 0 = ephemeral). See docs/a1111.md.", Arity = ArgumentArity.ZeroOrOne };
         var set = new Option<string[]>("--set") { Description = "Any Daemon setting as NAME=VALUE (repeatable), e.g. --set MaxPixels=4096x4096 --set ShutdownGrace=10s.", AllowMultipleArgumentsPerToken = false };
         var config = new Option<string?>("--config") { Description = "An appsettings.json to layer over the default ones (beside the executable, then the user's config folder)." };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the effective configuration and where each value came from, then exit." };
         var portFile = new Option<string?>("--port-file") { Description = "Write the bound ports as JSON to this file once listening (for scripts using ephemeral ports)." };
         var cmd = new Command("serve", "Run the daemon (gRPC on --port, JSON bridge on --bridge-port). Settings: appsettings.json < INPAINTSUITE_Daemon__NAME < flags.");
         foreach (var (o, _) in flags) cmd.Options.Add(o);
-        foreach (var o in new Option[] { set, config, printConfig, portFile }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { set, config, printConfig, portFile, a1111 }) cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
         {
             var commandLine = new List<(string Key, string Value, string Flag)>();
@@ -45,6 +51,8 @@ internal static class ServeCommand
             }
             foreach (var (o, key) in flags)
                 if (parse.GetValue(o) is { } v) commandLine.Add((key, v, o.Name));
+            if (parse.GetResult(a1111) != null)
+                commandLine.Add((nameof(DaemonOptions.A1111Port), parse.GetValue(a1111) is { Length: > 0 } ap ? ap : Daemon.A1111.A1111Endpoint.DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture), a1111.Name));
 
             var inputs = DaemonConfigInputs.FromProcess(parse.GetValue(config), commandLine);
             var options = DaemonConfiguration.Load(inputs, out var entries);
@@ -62,7 +70,7 @@ internal static class ServeCommand
             Runtime.Onnx.OnnxRuntimeLog.Sink = message => io.Err.WriteLine("inpaintsuite: onnxruntime " + message);
             // The provider decision and any skipped GPU provider's reason, in the log before the first job.
             io.Err.WriteLine("inpaintsuite: " + Runtime.Onnx.OnnxRuntimeInfo.Describe().ToString().Replace(Environment.NewLine, Environment.NewLine + "inpaintsuite:", StringComparison.Ordinal));
-            await using var engines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
+            await using var engines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget, options.LoraDirectory);
             options.Engines = engines;
             options.Runner = engines.Runner;
             options.Catalog = engines.Catalog;
@@ -70,10 +78,11 @@ internal static class ServeCommand
             if (parse.GetValue(portFile) is { Length: > 0 } pf)
             {
                 string tmp = pf + ".tmp";
-                await File.WriteAllTextAsync(tmp, $"{{\"grpc\": {daemon.GrpcPort}, \"bridge\": {daemon.BridgePort}, \"tls\": {(daemon.Tls ? "true" : "false")}}}\n", ct);
+                await File.WriteAllTextAsync(tmp, $"{{\"grpc\": {daemon.GrpcPort}, \"bridge\": {daemon.BridgePort}, \"a1111\": {daemon.A1111Port}, \"tls\": {(daemon.Tls ? "true" : "false")}}}\n", ct);
                 File.Move(tmp, pf, overwrite: true);
             }
-            io.Err.WriteLine($"inpaintsuite: serving gRPC on {daemon.GrpcAddress}" + (daemon.BridgePort > 0 ? $", JSON bridge on {daemon.BridgeAddress}" : ""));
+            io.Err.WriteLine($"inpaintsuite: serving gRPC on {daemon.GrpcAddress}" + (daemon.BridgePort > 0 ? $", JSON bridge on {daemon.BridgeAddress}" : "")
+                + (daemon.A1111Port > 0 ? $", A1111 API on {daemon.A1111Address}sdapi/v1" : ""));
             await daemon.WaitForShutdownAsync(ct);
             return ExitCodes.Ok;
         });

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using InpaintSuite.Imaging;
+using InpaintSuite.Runtime.Lora;
 using InpaintSuite.Runtime.Models;
 using InpaintSuite.Runtime.Noise;
 using InpaintSuite.Runtime.Schedulers;
@@ -25,15 +26,20 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
 
     private readonly DiffusionModel _model;
     private readonly Lazy<TextConditioner> _text;
+    private readonly Lazy<SdxlTextConditioner> _sdxlText;
     private readonly SchedulerConfig _schedulerConfig;
     private readonly string _defaultScheduler;
     private readonly Func<RgbaImage, Mask, CancellationToken, RgbaImage>? _contentAwarePreFill;
 
     /// <param name="sessionCache">The process's shared session cache; null = a private one without a budget.</param>
-    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, CancellationToken, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null, ModelSessionCache? sessionCache = null)
+    /// <param name="loras">The LoRA folder requests name files from; null = LoRA requests are refused.</param>
+    public DiffusionEngine(ModelEntry entry, Func<RgbaImage, Mask, CancellationToken, RgbaImage>? contentAwarePreFill = null, Runtime.Onnx.OrtSessionOptions? sessionOptions = null, ModelSessionCache? sessionCache = null, LoraLibrary? loras = null)
     {
+        _loras = loras;
         _model = new DiffusionModel(entry, sessionOptions, sessionCache);
         _text = new Lazy<TextConditioner>(() => new TextConditioner(_model, ClipTokenizer.FromDirectory(entry.TokenizerDirectory!)));
+        _sdxlText = new Lazy<SdxlTextConditioner>(() => new SdxlTextConditioner(_model,
+            ClipTokenizer.FromDirectory(entry.TokenizerDirectory!), ClipTokenizer.FromDirectory(entry.Tokenizer2Directory!)));
         _schedulerConfig = entry.SchedulerConfigPath != null ? SchedulerConfig.Load(entry.SchedulerConfigPath) : SchedulerConfig.StableDiffusion15;
         _defaultScheduler = DefaultSchedulerName(entry.SchedulerConfigPath);
         _contentAwarePreFill = contentAwarePreFill;
@@ -46,6 +52,28 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     }
 
     private readonly Lazy<string> _executionProvider;
+    private readonly LoraLibrary? _loras;
+
+    /// <summary>
+    /// The model view a request runs on and its prompt without LoRA tags: the settings' LoRAs plus the prompt's
+    /// <c>&lt;lora:name:m&gt;</c> tags, resolved in the LoRA folder (read now, so a file copied in is found), merged into
+    /// the UNet (and the text encoder for files with text-encoder keys) when the job leases its sessions.
+    /// </summary>
+    public (DiffusionModel Model, string Prompt) ResolveLoras(GenerationSettings settings)
+    {
+        var (prompt, fromPrompt) = LoraPrompt.Extract(settings.Prompt ?? "");
+        var requested = settings.Loras.Concat(fromPrompt).ToList();
+        if (requested.Count == 0) return (_model, prompt);
+        foreach (var l in requested)
+            if (!float.IsFinite(l.Multiplier)) throw new InvalidRequestException("settings.loras", $"LoRA '{l.Name}' has multiplier {l.Multiplier}");
+        if (_loras == null) throw new InvalidRequestException("settings.loras", "LoRAs were requested but no LoRA folder is configured");
+        IReadOnlyList<(LoraInfo Info, LoraRef Ref)> resolved;
+        try { resolved = _loras.Resolve(requested.Select(l => (l.Name, l.Multiplier))); }
+        catch (LoraException e) { throw new InvalidRequestException("settings.loras", e.Message); }
+        var unet = new LoraStack(LoraTarget.Unet, resolved.Select(r => r.Ref), settings.LoraLenient);
+        var text = new LoraStack(LoraTarget.TextEncoder, resolved.Where(r => r.Info.TextEncoderModules > 0).Select(r => r.Ref), settings.LoraLenient);
+        return (_model.WithLoras(unet, text), prompt);
+    }
 
     /// <summary>
     /// The execution provider this engine's sessions use ("CPU", "CUDA", "DirectML"): decides which device's worker
@@ -65,6 +93,8 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         // Base models inpaint by latent blending, and do img2img.
         (ModelKind.Img2Img, Operation.Inpaint or Operation.Outpaint or Operation.ImageToImage) => true,
         (ModelKind.Depth, Operation.DepthToImage) => true,
+        // Text-to-image from pure noise; an inpainting UNet gets a full mask over a blank image (A1111 does the same).
+        (ModelKind.Img2Img or ModelKind.Inpaint, Operation.TextToImage) => true,
         _ => false,
     };
 
@@ -72,7 +102,8 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     public void WarmUp(CancellationToken ct = default)
     {
         _model.WarmUp(ct);
-        _ = _text.Value;
+        if (_model.IsSdxl) _ = _sdxlText.Value;
+        else _ = _text.Value;
     }
 
     /// <summary>True when the model's sessions are resident (a job would not load anything).</summary>
@@ -112,7 +143,9 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         var s = req.Settings;
         int steps = s.Steps > 0 ? s.Steps : DefaultSteps;
         float guidance = s.GuidanceScale ?? DefaultGuidance;
-        float strength = s.Strength ?? (req.Operation is Operation.ImageToImage or Operation.DepthToImage ? DefaultImageToImageStrength : 1f);
+        bool textToImage = req.Operation == Operation.TextToImage;
+        // Text-to-image starts from pure noise whatever strength a client sends.
+        float strength = textToImage ? 1f : s.Strength ?? (req.Operation is Operation.ImageToImage or Operation.DepthToImage ? DefaultImageToImageStrength : 1f);
         if (!(strength > 0f && strength <= 1f)) throw new InvalidRequestException("strength", $"strength {strength} is outside (0, 1]");
         string schedulerName = string.IsNullOrEmpty(s.Scheduler) ? _defaultScheduler : s.Scheduler!;
         if (!NoiseScheduler.Names.Contains(schedulerName))
@@ -130,9 +163,17 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         }
 
         var region = req.Region;
-        var (gw, gh) = GenerationSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 512, Entry.NativeHeight > 0 ? Entry.NativeHeight : 512);
+        // Text-to-image generates at the asked size (sides snapped to 64), like A1111; the other operations at the native
+        // area (SDXL: the training bucket nearest the region's aspect).
+        var (gw, gh) = textToImage
+            ? TextToImageSize(region.Width, region.Height)
+            : _model.IsSdxl
+            ? SdxlConditioning.BucketSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 1024)
+            : GenerationSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 512, Entry.NativeHeight > 0 ? Entry.NativeHeight : 512);
         var mode = req.Operation switch
         {
+            Operation.TextToImage when Entry.Kind == ModelKind.Inpaint => SamplerMode.Inpaint,
+            Operation.TextToImage => SamplerMode.TextToImage,
             Operation.DepthToImage => SamplerMode.Depth,
             Operation.ImageToImage when req.Mask.IsFull => SamplerMode.ImageToImage,
             _ when Entry.Kind == ModelKind.Inpaint => SamplerMode.Inpaint,
@@ -141,7 +182,14 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
 
         // Held for the whole job: an eviction half-way (another model loading under a tight budget) would reload.
         bool estimateDepth = mode == SamplerMode.Depth && req.DepthMap == null && _model.HasDepthEstimator;
-        using var sessions = _model.LeaseSessions(estimateDepth, ct);
+        // LoRAs merge here, when the sessions are leased: a key that matches nothing fails the job before any denoising.
+        var (model, prompt) = ResolveLoras(s);
+        IDisposable sessions;
+        try { sessions = model.LeaseSessions(estimateDepth, ct); }
+        catch (LoraException e) { throw new InvalidRequestException("settings.loras", e.Message); }
+        using var heldSessions = sessions;
+        // SDXL conditions through its two encoders (below); its text-encoder LoRAs are not merged yet (docs/lora.md).
+        TextConditioner? text = _model.IsSdxl ? null : model.TextEncoderHasLoras ? new TextConditioner(model, _text.Value.Tokenizer) : _text.Value;
 
         // Pre-fill the hole before encoding (matters for latent blending and strength < 1; the 9-channel
         // UNet sees the masked area as grey anyway). Outpaint defaults to content-aware, inpaint to blur.
@@ -151,8 +199,9 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         // the removed object there (the result must not depend on what the hole held: docs/masks-and-blending.md).
         // Depth with a mask at strength 1: the depth estimate must not see the removed object either (below strength 1
         // the job starts from the image by definition, hole included).
-        bool prefill = mode is SamplerMode.InpaintLatentBlend or SamplerMode.Inpaint
-            || (mode == SamplerMode.Depth && !req.Mask.IsFull && strength >= 1f);
+        // Text-to-image has no image to protect (and its mask is full): nothing to pre-fill.
+        bool prefill = !textToImage && (mode is SamplerMode.InpaintLatentBlend or SamplerMode.Inpaint
+            || (mode == SamplerMode.Depth && !req.Mask.IsFull && strength >= 1f));
         if (prefill)
         {
             work = PreFillRegion(work, req.Mask, req.MaskOptions.FillMode, req.Operation, req.Seed, ct);
@@ -160,8 +209,8 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         }
 
         progress?.Report(new OperationProgress(0, steps, "encode"));
-        var scaled = Resampler.Resize(work, gw, gh, ResampleFilter.Lanczos3);
-        var initImage = ToModelImage(scaled);
+        // Pure text-to-image never reads the image: skip the resize.
+        var initImage = mode == SamplerMode.TextToImage ? new float[3 * gw * gh] : ToModelImage(Resampler.Resize(work, gw, gh, ResampleFilter.Lanczos3));
         float[]? maskPlane = null;
         if (mode is SamplerMode.Inpaint or SamplerMode.InpaintLatentBlend)
             maskPlane = ResizeMask(req.Mask, gw, gh);
@@ -177,12 +226,23 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             }
             else if (_model.HasDepthEstimator)
             {
-                (depth, dh, dw) = _model.EstimateDepth(initImage, gh, gw, ct);
+                (depth, dh, dw) = model.EstimateDepth(initImage, gh, gw, ct);
             }
             else throw new InvalidRequestException("depth_map", $"model '{Name}' has no depth estimator: send a depth map");
         }
 
-        var (pe, ne, seq) = _text.Value.Encode(s.Prompt ?? "", s.NegativePrompt ?? "", ct);
+        float[] pe, ne;
+        int seq;
+        SdxlEmbeddings? xl = null;
+        if (_model.IsSdxl)
+        {
+            xl = _sdxlText.Value.Encode(prompt, s.NegativePrompt ?? "", ct);
+            (pe, ne, seq) = (xl.Prompt, xl.Negative, xl.SequenceLength);
+        }
+        else (pe, ne, seq) = text!.Encode(prompt, s.NegativePrompt ?? "", ct);
+        // SDXL size conditioning: diffusers' defaults (original = target = generation size, crop (0, 0)): the region is
+        // generated whole, not cropped out of a larger image.
+        var timeIds = xl != null ? SdxlConditioning.DefaultTimeIds(gw, gh) : null;
         int latentLen = 4 * (gh / _model.VaeScaleFactor) * (gw / _model.VaeScaleFactor);
         int batch = Math.Max(1, req.BatchSize);
         var results = new List<RgbaImage>(batch);
@@ -200,8 +260,12 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             noise.NextGaussian(initial);
             var eps = new float[latentLen];
             noise.NextGaussian(eps);
+            // SDXL inpaint below strength 1 encodes the image and the masked image, each with its own posterior draw
+            // (as diffusers does); SD 1.x keeps its one draw so its seeds give the same pictures as before.
+            float[]? maskedEps = null;
+            if (xl != null && mode == SamplerMode.Inpaint && strength < 1f) { maskedEps = new float[latentLen]; noise.NextGaussian(maskedEps); }
             var scheduler = NoiseScheduler.Create(schedulerName, _schedulerConfig);
-            var sampler = new DiffusionSampler(_model, scheduler);
+            var sampler = new DiffusionSampler(model, scheduler);
             int item = b;
             var decoded = sampler.Run(new SamplerInputs
             {
@@ -221,10 +285,14 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
                 Strength = strength,
                 InitialNoise = initial,
                 VaeEps = eps,
+                MaskedImageVaeEps = maskedEps,
+                PooledEmbeds = xl?.Pooled,
+                NegativePooledEmbeds = xl?.NegativePooled,
+                TimeIds = timeIds,
                 StepNoise = noise,
             }, null, (step, total, latents, lh, lw) =>
             {
-                progress?.Report(new OperationProgress(item * activeSteps + step, batch * activeSteps, "denoise", LatentPreview.Render(latents, lh, lw)));
+                progress?.Report(new OperationProgress(item * activeSteps + step, batch * activeSteps, "denoise", LatentPreview.Render(latents, lh, lw, _model.IsSdxl)));
             }, ct);
             progress?.Report(new OperationProgress((item + 1) * activeSteps, batch * activeSteps, "decode"));
             var image = FromModelImage(decoded, gw, gh);
@@ -247,6 +315,11 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         result.Paste(PixelConversions.ConvertDepth(part, region.Depth), keep.X, keep.Y);
         return result;
     }
+
+    /// <summary>Text-to-image generation size: each side rounded to the nearest multiple of 64 (at least 64).</summary>
+    public static (int Width, int Height) TextToImageSize(int width, int height)
+        => (Math.Max(SizeMultiple, (int)Math.Round(width / (double)SizeMultiple) * SizeMultiple),
+            Math.Max(SizeMultiple, (int)Math.Round(height / (double)SizeMultiple) * SizeMultiple));
 
     /// <summary>Generation size: the region's aspect at about the native area, sides multiples of 64 (at least 64).</summary>
     public static (int Width, int Height) GenerationSize(int width, int height, int nativeWidth, int nativeHeight)
@@ -343,8 +416,19 @@ public static class LatentPreview
         { -0.184f, -0.271f, -0.473f },
     };
 
-    public static RgbaImage Render(ReadOnlySpan<float> latents, int h, int w)
+    // SDXL's latent space (VAE scaling 0.13025) has other colour axes (ComfyUI's SDXL latent_rgb_factors and bias).
+    private static readonly float[,] SdxlFactors =
     {
+        { 0.3651f, 0.4232f, 0.4341f },
+        { -0.2533f, -0.0042f, 0.1068f },
+        { 0.1076f, 0.1111f, -0.0362f },
+        { -0.3165f, -0.2492f, -0.2188f },
+    };
+    private static readonly float[] SdxlBias = [0.1084f, -0.0175f, -0.0011f];
+
+    public static RgbaImage Render(ReadOnlySpan<float> latents, int h, int w, bool sdxl = false)
+    {
+        var factors = sdxl ? SdxlFactors : Factors;
         var img = new RgbaImage(w, h);
         int hw = h * w;
         var px = img.Data;
@@ -352,8 +436,8 @@ public static class LatentPreview
         {
             for (int c = 0; c < 3; c++)
             {
-                float v = 0;
-                for (int k = 0; k < 4; k++) v += latents[k * hw + i] * Factors[k, c];
+                float v = sdxl ? SdxlBias[c] : 0f;
+                for (int k = 0; k < 4; k++) v += latents[k * hw + i] * factors[k, c];
                 px[4 * i + c] = (byte)Math.Clamp((int)((v + 1f) * 127.5f), 0, 255);
             }
             px[4 * i + 3] = 255;

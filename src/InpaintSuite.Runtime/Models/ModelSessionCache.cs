@@ -1,34 +1,42 @@
 using System.Globalization;
+using InpaintSuite.Runtime.Lora;
 using InpaintSuite.Runtime.Onnx;
 
 namespace InpaintSuite.Runtime.Models;
 
-/// <summary>Identity of a cached session: the model file (full path) and the options it was created with.</summary>
+/// <summary>Identity of a cached session: the model file (full path), the options it was created with and the LoRAs merged in.</summary>
 public readonly record struct ModelSessionKey
 {
-    public ModelSessionKey(string path, OrtSessionOptions? options = null)
+    public ModelSessionKey(string path, OrtSessionOptions? options = null, LoraStack? loras = null)
     {
         Path = System.IO.Path.GetFullPath(path);
         Options = options ?? OrtSessionOptions.Default;
+        Loras = loras is { IsEmpty: false } ? loras : null;
     }
+
+    /// <summary>LoRAs merged into this session's weights (null = the file as it is); an empty stack is normalised to null.</summary>
+    public LoraStack? Loras { get; }
 
     public string Path { get; }
 
     /// <summary>Compared by value (provider, device, threads, ...): two engines asking for the same file with equal options share one session.</summary>
     public OrtSessionOptions Options { get; }
 
-    public override string ToString() => Path;
+    public override string ToString() => Loras == null ? Path : $"{Path} + LoRA {Loras}";
 }
 
 /// <summary>
 /// The process-wide cache of ONNX Runtime sessions, one per component file (and session options), shared by every
 /// engine. The cost of an entry is <see cref="ModelMemory.EstimateSessionBytes"/>: the bytes of its weights on disk.
+/// A session with LoRAs merged (<see cref="ModelSessionKey.Loras"/>) holds a full copy of the weights, so it costs as
+/// much as the plain one and both count against the same budget; the plain session stays cached beside it.
 /// </summary>
 public sealed class ModelSessionCache : ModelCache<ModelSessionKey, InferenceSession>
 {
     /// <param name="budgetBytes">See <see cref="ModelMemory.DefaultBudget"/> for a sensible value.</param>
     public ModelSessionCache(long budgetBytes)
-        : base(budgetBytes, static k => InferenceSession.Load(k.Path, k.Options), static k => ModelMemory.EstimateSessionBytes(k.Path))
+        : base(budgetBytes, static k => k.Loras == null ? InferenceSession.Load(k.Path, k.Options) : LoraSessions.Load(k.Path, k.Options, k.Loras),
+            static k => ModelMemory.EstimateSessionBytes(k.Path))
     {
     }
 
