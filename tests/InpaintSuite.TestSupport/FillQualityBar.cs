@@ -11,10 +11,10 @@ namespace InpaintSuite.TestSupport;
 public static class FillQualityBar
 {
     public const int Cases = 24;
-    public const double MinMeanSsim = 0.38;
-    public const double MinMeanPsnr = 14.5;
-    public const double MinMedianTexture = 0.5, MaxMedianTexture = 1.5;
-    public const double MinMedianSeam = 0.8, MaxMedianSeam = 1.2;
+    public const double MinMeanSsim = 0.445; // #18 reaches 0.461 (seed 0), 0.456 (seed 1); Telea 0.461
+    public const double MinMeanPsnr = 15.8;   // #18: 16.34 / 16.26
+    public const double MinMedianTexture = 0.75, MaxMedianTexture = 1.3; // #18: 0.875 / 0.861
+    public const double MinMedianSeam = 0.82, MaxMedianSeam = 1.15; // #18: 0.874 / 0.847 (seed 1 the tests use)
 
     /// <summary>score.py's summary of one run.</summary>
     public sealed record Summary(int Scored, double Psnr, double Ssim, double Texture, double Seam, double OutsideMax, string Raw,

@@ -36,7 +36,7 @@ public sealed record ContentAwareOptions
     public int FinestPatchMatchIterations { get; init; } = 1;
 
     /// <summary>Random-search radius in px at levels finer than the coarsest (which searches everywhere).</summary>
-    public int FineSearchRadius { get; init; } = 64;
+    public int FineSearchRadius { get; init; } = 32;
 
     /// <summary>Weight of the luminance-gradient channel in the patch distance (0 = colour only).</summary>
     public float GradientWeight { get; init; } = 0.5f;
@@ -48,10 +48,10 @@ public sealed record ContentAwareOptions
     public bool SharpVoteEveryFinestIteration { get; init; }
 
     /// <summary>Mean-shift bandwidth for <see cref="ContentAwareVoting.Mode"/>, in 0..255 colour units.</summary>
-    public float ModeBandwidth { get; init; } = 24f;
+    public float ModeBandwidth { get; init; } = 40f;
 
     /// <summary>Confidence falloff per px of depth into the hole (Wexler's gamma); 1 = none.</summary>
-    public float ConfidenceFalloff { get; init; } = 3f;
+    public float ConfidenceFalloff { get; init; } = 2f;
 
     /// <summary>
     /// Known pixels copied from: only patches within this many px of the hole (null = the whole crop).
@@ -61,6 +61,27 @@ public sealed record ContentAwareOptions
 
     /// <summary>Context kept around each connected hole, in px; null = automatic (the hole's size, at least 32).</summary>
     public int? ContextMargin { get; init; }
+
+    /// <summary>
+    /// Weight of the smooth (diffusion) fill the coarsest level's votes are pulled towards, 0..1: the coarse levels
+    /// settle the structure (where colours and edges continue), PatchMatch adds texture at the finer ones.
+    /// </summary>
+    public float GuideCoarsest { get; init; } = 0.5f;
+
+    /// <summary>Exponent of the guide weight's fall from the coarsest to the finest level (1 = linear in level index).</summary>
+    public float GuideFalloff { get; init; } = 1f;
+
+    /// <summary>Box radius (level px) of the local mean the guide corrects; 0 = pull the colours themselves.</summary>
+    public int GuideBlurRadius { get; init; } = 1;
+
+    /// <summary>Same at the finest level (levels between interpolate).</summary>
+    public float GuideFinest { get; init; }
+
+    /// <summary>
+    /// Spatial coherence: cost per px (of the level) between a target patch and its source, in squared colour units
+    /// per patch pixel and channel-sum; nearby content wins ties over a similar patch from across the image.
+    /// </summary>
+    public float LocalityWeight { get; init; } = 20f;
 
     /// <summary>Tests: use the gather (scalar reference) for mean votes instead of the vectorised scatter.</summary>
     internal bool GatherMeanVote { get; init; }
@@ -77,6 +98,8 @@ public sealed record ContentAwareOptions
             throw new ArgumentOutOfRangeException(nameof(GradientWeight), "weights must be non-negative, bandwidth positive, falloff >= 1");
         if (FineSearchRadius < 1) throw new ArgumentOutOfRangeException(nameof(FineSearchRadius), "search radius must be at least 1 px");
         if (SourceBand is < 1) throw new ArgumentOutOfRangeException(nameof(SourceBand), "source band must be at least 1 px");
+        if (GuideCoarsest is < 0 or > 1 || GuideFinest is < 0 or > 1 || LocalityWeight < 0 || GuideBlurRadius < 0 || GuideFalloff <= 0)
+            throw new ArgumentOutOfRangeException(nameof(GuideCoarsest), "guide weights must be 0..1, locality weight >= 0");
         if (ContextMargin is < 0) throw new ArgumentOutOfRangeException(nameof(ContextMargin), "context margin must be >= 0");
     }
 }

@@ -19,6 +19,7 @@ internal sealed unsafe class PatchMatchCompletion
     private readonly int _p, _r;
     private readonly List<Level> _levels = [];
     private readonly ParallelOptions _po;
+    private readonly float _locality;
 
     private sealed class Level
     {
@@ -38,6 +39,8 @@ internal sealed unsafe class PatchMatchCompletion
         public float[] AccW = [];
         public float[] Dist = [];
         public int EmIterations;
+        public float[]? Guide;          // smooth fill of the hole (RGB), the structure the votes are pulled towards
+        public float GuideAlpha;
     }
 
     public PatchMatchCompletion(float[] pix, byte[] hole, int width, int height, ContentAwareOptions options, CancellationToken ct)
@@ -45,6 +48,7 @@ internal sealed unsafe class PatchMatchCompletion
         _o = options;
         _p = options.PatchSize;
         _r = _p / 2;
+        _locality = options.LocalityWeight * _p * _p;
         _po = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = ct };
         if (width < _p || height < _p)
             throw new NothingToCopyException($"the region {width}x{height} is smaller than one {_p}x{_p} patch: nothing to copy from");
@@ -71,6 +75,7 @@ internal sealed unsafe class PatchMatchCompletion
             // A single level means a thin hole (strokes): the onion-peel start is already close, and its targets
             // (every patch touching the stroke) outnumber the hole pixels several times.
             if (n == 1) _levels[l].EmIterations = Math.Max(options.FinestEmIterations, options.CoarsestEmIterations / 3);
+            _levels[l].GuideAlpha = (float)(options.GuideFinest + (options.GuideCoarsest - options.GuideFinest) * Math.Pow(t, options.GuideFalloff));
         }
         TotalIterations = _levels.Sum(l => l.EmIterations);
     }
@@ -84,7 +89,8 @@ internal sealed unsafe class PatchMatchCompletion
     {
         int n = _levels.Count;
         var coarsest = _levels[n - 1];
-        OnionPeelFill(coarsest);
+        OnionPeelFill(coarsest.Pix, coarsest.Hole, coarsest.W, coarsest.H, ct);
+        if (coarsest.GuideAlpha > 0) coarsest.Guide = (float[])coarsest.Pix.Clone();
         ComputeFeatures(coarsest);
         RandomInitNnf(coarsest, Key(n - 1, 0xFFFF));
         RecomputeDistances(coarsest);
@@ -94,11 +100,17 @@ internal sealed unsafe class PatchMatchCompletion
             if (l < n - 1)
             {
                 var coarse = _levels[l + 1];
+                if (lv.GuideAlpha > 0)
+                {
+                    lv.Guide = (float[])lv.Pix.Clone();
+                    OnionPeelFill(lv.Guide, lv.Hole, lv.W, lv.H, ct);
+                }
                 UpsampleImage(coarse, lv);
                 ComputeFeatures(lv);
                 UpsampleNnf(coarse, lv, Key(l, 0xFFFE));
                 RecomputeDistances(lv);
                 Vote(lv, ContentAwareVoting.Mean);
+                ApplyGuide(lv);
                 RecomputeDistances(lv);
             }
             for (int em = 0; em < lv.EmIterations; em++)
@@ -111,10 +123,77 @@ internal sealed unsafe class PatchMatchCompletion
                 // the last vote keeps texture; with ModeAllFinestIterations every finest vote does.
                 bool sharp = l == 0 && (em == lv.EmIterations - 1 || _o.SharpVoteEveryFinestIteration);
                 Vote(lv, sharp ? _o.FinestVoting : ContentAwareVoting.Mean);
+                ApplyGuide(lv);
                 RecomputeDistances(lv);
                 onIteration();
             }
         }
+    }
+
+    /// <summary>
+    /// Pulls the voted hole colours towards the level's smooth fill (structure first, texture at finer levels).
+    /// With a blur radius only the local mean is pulled (pix += a (guide - box(pix))), so thin lines the
+    /// patches carried survive; radius 0 pulls the colours themselves.
+    /// </summary>
+    private void ApplyGuide(Level lv)
+    {
+        if (lv.Guide is not { } g || lv.GuideAlpha <= 0) return;
+        float a = lv.GuideAlpha, b = 1 - a;
+        var pix = lv.Pix; var hole = lv.Hole;
+        int R = _o.GuideBlurRadius;
+        if (R == 0)
+        {
+            for (int i = 0; i < hole.Length; i++)
+            {
+                if (hole[i] == 0) continue;
+                for (int k = 0; k < 3; k++) pix[i * 4 + k] = b * pix[i * 4 + k] + a * g[i * 4 + k];
+            }
+            return;
+        }
+        int w = lv.W, h = lv.H;
+        var mean = BoxMean(pix, w, h, R);
+        for (int i = 0; i < hole.Length; i++)
+        {
+            if (hole[i] == 0) continue;
+            for (int k = 0; k < 3; k++) pix[i * 4 + k] += a * (g[i * 4 + k] - mean[i * 4 + k]);
+        }
+    }
+
+    /// <summary>Box mean of radius <paramref name="R"/> (clamped at the borders) of the RGB channels, by running sums.</summary>
+    private static float[] BoxMean(float[] pix, int w, int h, int R)
+    {
+        var tmp = new float[w * h * 4];
+        var res = new float[w * h * 4];
+        for (int y = 0; y < h; y++)
+        {
+            int row = y * w;
+            for (int k = 0; k < 3; k++)
+            {
+                float sum = 0; int n = 0;
+                for (int x = 0; x <= Math.Min(R, w - 1); x++) { sum += pix[(row + x) * 4 + k]; n++; }
+                for (int x = 0; x < w; x++)
+                {
+                    tmp[(row + x) * 4 + k] = sum / n;
+                    int add = x + R + 1, sub = x - R;
+                    if (add < w) { sum += pix[(row + add) * 4 + k]; n++; }
+                    if (sub >= 0) { sum -= pix[(row + sub) * 4 + k]; n--; }
+                }
+            }
+        }
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < 3; k++)
+            {
+                float sum = 0; int n = 0;
+                for (int y = 0; y <= Math.Min(R, h - 1); y++) { sum += tmp[(y * w + x) * 4 + k]; n++; }
+                for (int y = 0; y < h; y++)
+                {
+                    res[(y * w + x) * 4 + k] = sum / n;
+                    int add = y + R + 1, sub = y - R;
+                    if (add < h) { sum += tmp[(add * w + x) * 4 + k]; n++; }
+                    if (sub >= 0) { sum -= tmp[(sub * w + x) * 4 + k]; n--; }
+                }
+            }
+        return res;
     }
 
     private ulong Key(int level, int iteration) => Mix(_o.Seed ^ Mix(((ulong)(uint)level << 32) | (uint)iteration));
@@ -288,18 +367,18 @@ internal sealed unsafe class PatchMatchCompletion
     // ---------------------------------------------------------------- initial guesses
 
     /// <summary>Fills the coarsest hole ring by ring with the mean of already-known 8-neighbours (a cheap diffusion).</summary>
-    private static void OnionPeelFill(Level lv)
+    private static void OnionPeelFill(float[] pix, byte[] hole, int w, int h, CancellationToken ct)
     {
-        int w = lv.W, h = lv.H;
         var filled = new bool[w * h];
         var frontier = new List<int>();
         var queued = new bool[w * h];
-        for (int i = 0; i < filled.Length; i++) filled[i] = lv.Hole[i] == 0;
+        for (int i = 0; i < filled.Length; i++) filled[i] = hole[i] == 0;
         for (int i = 0; i < filled.Length; i++)
             if (!filled[i] && HasFilledNeighbour(i)) { frontier.Add(i); queued[i] = true; }
         var values = new List<(int I, float R, float G, float B)>();
         while (frontier.Count > 0)
         {
+            ct.ThrowIfCancellationRequested();
             values.Clear();
             foreach (int i in frontier)
             {
@@ -311,14 +390,14 @@ internal sealed unsafe class PatchMatchCompletion
                         if ((dx | dy) == 0 || nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
                         int j = ny * w + nx;
                         if (!filled[j]) continue;
-                        r += lv.Pix[j * 4]; g += lv.Pix[j * 4 + 1]; b += lv.Pix[j * 4 + 2]; n++;
+                        r += pix[j * 4]; g += pix[j * 4 + 1]; b += pix[j * 4 + 2]; n++;
                     }
                 values.Add((i, r / n, g / n, b / n));
             }
             var next = new List<int>();
             foreach (var (i, r, g, b) in values)
             {
-                lv.Pix[i * 4] = r; lv.Pix[i * 4 + 1] = g; lv.Pix[i * 4 + 2] = b;
+                pix[i * 4] = r; pix[i * 4 + 1] = g; pix[i * 4 + 2] = b;
                 filled[i] = true;
             }
             foreach (int i in frontier)
@@ -431,6 +510,15 @@ internal sealed unsafe class PatchMatchCompletion
 
     // ---------------------------------------------------------------- search and vote
 
+    /// <summary>Spatial-coherence prior: a source farther from the target costs more (nearby content is the likelier continuation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float Penalty(int q, int s, int w)
+    {
+        if (_locality == 0) return 0;
+        int dx = q % w - s % w, dy = q / w - s / w;
+        return _locality * MathF.Sqrt(dx * dx + dy * dy);
+    }
+
     private int BandCount(Level lv) => lv.TargetCount == 0 ? 0 : (lv.TyMax - lv.TyMin) / BandRows + 1;
 
     private void RecomputeDistances(Level lv)
@@ -447,7 +535,8 @@ internal sealed unsafe class PatchMatchCompletion
                     {
                         int q = y * w + x;
                         if (lv.IsTarget[q] == 0) continue;
-                        lv.Dist[q] = PatchDistance.Ssd(b + (q - r * w - r) * Channels, b + (lv.Nnf[q] - r * w - r) * Channels, stride, p, p * Channels, float.PositiveInfinity);
+                        lv.Dist[q] = PatchDistance.Ssd(b + (q - r * w - r) * Channels, b + (lv.Nnf[q] - r * w - r) * Channels, stride, p, p * Channels, float.PositiveInfinity)
+                            + Penalty(q, lv.Nnf[q], w);
                     }
             });
         }
@@ -512,7 +601,9 @@ internal sealed unsafe class PatchMatchCompletion
                         void Try(int cand)
                         {
                             if ((uint)cand >= (uint)len || cand == best || valid[cand] == 0) return;
-                            float d = PatchDistance.Ssd(tp, b + (cand - r * w - r) * Channels, stride, p, rowFloats, bd);
+                            float pen = Penalty(q, cand, w);
+                            if (pen >= bd) return;
+                            float d = PatchDistance.Ssd(tp, b + (cand - r * w - r) * Channels, stride, p, rowFloats, bd - pen) + pen;
                             if (d < bd) { bd = d; best = cand; }
                         }
                     }

@@ -23,6 +23,7 @@ public sealed class EvalContentAwareTool : IBenchTool
         var options = new ContentAwareOptions();
         int si = Array.IndexOf(args, "--seed");
         if (si >= 0 && si + 1 < args.Length) options = options with { Seed = ulong.Parse(args[si + 1], CultureInfo.InvariantCulture) };
+        options = WithOverrides(options, args);
         // Warm-up on a small synthetic case so the first eval case does not pay for JIT.
         Warm();
         var times = ContentAwareEval.Run(args[0], args[1], options);
@@ -30,6 +31,22 @@ public sealed class EvalContentAwareTool : IBenchTool
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"median {ContentAwareEval.Median(times.Select(t => t.Seconds)):F4} {ContentAwareEval.Median(times.Select(t => t.CpuSeconds)):F4}"));
         return 0;
+    }
+
+    /// <summary>`--opt Name=Value` (repeatable) sets any ContentAwareOptions property, for tuning runs.</summary>
+    internal static ContentAwareOptions WithOverrides(ContentAwareOptions options, string[] args)
+    {
+        var o = options with { };
+        for (int i = 0; i + 1 < args.Length; i++)
+        {
+            if (args[i] != "--opt") continue;
+            var kv = args[i + 1].Split('=', 2);
+            var prop = typeof(ContentAwareOptions).GetProperty(kv[0]) ?? throw new ArgumentException($"no option {kv[0]}");
+            var t = Nullable.GetUnderlyingType(prop.PropertyType) ?? prop.PropertyType;
+            object? v = kv[1] == "null" ? null : t.IsEnum ? Enum.Parse(t, kv[1]) : Convert.ChangeType(kv[1], t, CultureInfo.InvariantCulture);
+            prop.SetValue(o, v);
+        }
+        return o;
     }
 
     internal static void Warm()

@@ -98,6 +98,43 @@ public class ContentAwareFillTests
         Assert.True(err < 0.25 * baseline, $"hole error {err:F1} vs mean-fill {baseline:F1}");
     }
 
+    /// <summary>
+    /// Structure, not only texture: a dark 3 px diagonal line over light noise, with a brick-like distractor block
+    /// elsewhere; the hole over the line's middle must continue the line (dark on its path, light beside it).
+    /// </summary>
+    [Fact]
+    public void DiagonalLineContinuesThroughTheHole()
+    {
+        const int W = 170, H = 120;
+        var truth = new RgbaImage(W, H);
+        var rng = new Random(3);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+            {
+                int v = 200 + rng.Next(-12, 13);
+                bool brick = x < 40 && y < 40 && ((y % 10 < 2) || ((x + (y / 10 % 2) * 10) % 20 < 2));
+                bool line = Math.Abs(y - (10 + 0.6 * x)) < 1.6;
+                if (line) Set(truth, x, y, 40, 40, 50, 255);
+                else if (brick) Set(truth, x, y, 90, 60, 50, 255);
+                else Set(truth, x, y, v, v, v - 10, 255);
+            }
+        var m = Rects(W, H, new PixelRect(70, 40, 36, 36));
+        var input = Holed(truth, m);
+        var result = ContentAwareFill.Fill(input, m, new ContentAwareOptions { Seed = 2 });
+        AssertUnchangedOutside(input, result, m);
+        double onLine = 0, beside = 0; int nOn = 0, nBeside = 0;
+        for (int y = 42; y < 74; y++)
+            for (int x = 72; x < 104; x++)
+            {
+                double d = Math.Abs(y - (10 + 0.6 * x)), lum = result.Data[(y * W + x) * 4 + 1];
+                if (d < 0.8) { onLine += lum; nOn++; }
+                else if (d > 5) { beside += lum; nBeside++; }
+            }
+        onLine /= nOn; beside /= nBeside;
+        Assert.True(onLine < 110, $"mean green on the line's path in the hole {onLine:F0} (line 40, background 200)");
+        Assert.True(beside > 170, $"mean green beside the line in the hole {beside:F0} (background 200)");
+    }
+
     [Fact]
     public void SourceBandRestrictsTheSourceButStillFills()
     {
@@ -344,6 +381,8 @@ public class ContentAwareFillTests
         var m = Rects(40, 30, new PixelRect(10, 10, 5, 5));
         Assert.Throws<ArgumentOutOfRangeException>(() => ContentAwareFill.Fill(input, m, new ContentAwareOptions { PatchSize = 6 }));
         Assert.Throws<ArgumentException>(() => ContentAwareFill.Fill(input, new Mask(41, 30)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ContentAwareFill.Fill(input, m, new ContentAwareOptions { GuideCoarsest = 1.5f }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ContentAwareFill.Fill(input, m, new ContentAwareOptions { LocalityWeight = -1 }));
     }
 
     private sealed class InlineProgress(Action<ContentAwareProgress> report) : IProgress<ContentAwareProgress>
