@@ -158,7 +158,6 @@ internal static class ClientConversions
         var w = new W.MaskOptions
         {
             Grow = m.Grow,
-            Feather = m.Feather,
             FillMode = m.FillMode switch
             {
                 FillMode.Blur => W.FillMode.Blur,
@@ -171,6 +170,7 @@ internal static class ClientConversions
             WholeImageContext = m.WholeImageContext,
             ColorMatch = m.ColorMatch,
         };
+        if (m.Feather is { } f) w.Feather = f;
         if (m.ContextPadding is { } cp) w.ContextPadding = (uint)Math.Max(0, cp);
         return w;
     }

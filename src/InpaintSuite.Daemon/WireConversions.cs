@@ -12,8 +12,8 @@ namespace InpaintSuite.Daemon;
 /// </summary>
 public static class WireConversions
 {
-    public static readonly IReadOnlyList<string> KnownSchedulers =
-        ["ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras", "lcm", "pndm", "unipc"];
+    /// <summary>The runtime's scheduler names (Capabilities.schedulers): one list, so the wire cannot drift from what runs.</summary>
+    public static IReadOnlyList<string> KnownSchedulers => InpaintSuite.Runtime.Schedulers.NoiseScheduler.Names;
 
     public const int MaxSteps = 500;
     public const float MaxGuidance = 100f;
@@ -210,7 +210,7 @@ public static class WireConversions
         return new MaskOptions
         {
             Grow = m.HasGrow ? m.Grow : 0,
-            Feather = m.HasFeather ? m.Feather : 4,
+            Feather = m.HasFeather ? m.Feather : null, // absent: the engine's default (OperationRunner.EffectiveFeather)
             FillMode = m.FillMode switch
             {
                 W.FillMode.Blur => FillMode.Blur,
