@@ -15,3 +15,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# PowerShell 7 (a dotnet tool; 7.6.10 pinned: the unversioned install takes 7.7.0, which fails here) runs
+# installer/install.ps1 in tests/suites/install-ps1.sh.
+if [ ! -x /opt/pwsh/pwsh ]; then
+  dotnet tool install --tool-path /opt/pwsh PowerShell --version 7.6.10 >/dev/null
+fi

@@ -24,7 +24,7 @@ public sealed class QuickInProcessConfig : ManualConfig
     }
 }
 
-/// <summary>Where the diffusers reference lives (INPAINTSUITE_DIFFUSERS_REFERENCE_DIR or ../shared beside the repo).</summary>
+/// <summary>Where the diffusers reference lives (INPAINTSUITE_DIFFUSERS_REFERENCE_DIR, ../shared beside the repo, or the copy in tests/data/shared).</summary>
 internal static class DiffusersReference
 {
     public static string Dir
@@ -35,7 +35,8 @@ internal static class DiffusersReference
             var dir = new DirectoryInfo(AppContext.BaseDirectory);
             while (dir != null && !File.Exists(Path.Combine(dir.FullName, "InpaintSuite.sln"))) dir = dir.Parent;
             if (dir is null) throw new InvalidOperationException("repository root not found; set INPAINTSUITE_DIFFUSERS_REFERENCE_DIR");
-            return Path.Combine(dir.FullName, "..", "shared", "reference", "diffusers");
+            string beside = Path.Combine(dir.FullName, "..", "shared", "reference", "diffusers");
+            return Directory.Exists(beside) ? beside : Path.Combine(dir.FullName, "tests", "data", "shared", "reference", "diffusers");
         }
     }
 }

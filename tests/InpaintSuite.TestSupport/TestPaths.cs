@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace InpaintSuite.TestSupport;
 
-/// <summary>Where the repository, <c>../shared</c> and Debian's Python live, for every test project.</summary>
+/// <summary>Where the repository, the reference data (<c>../shared</c> or its vendored copy) and Debian's Python live, for every test project.</summary>
 public static class TestPaths
 {
     private static readonly Lazy<string> LazyRoot = new(FindRoot);
@@ -10,12 +10,52 @@ public static class TestPaths
     /// <summary>The repository root (the folder holding InpaintSuite.sln).</summary>
     public static string RepoRoot => LazyRoot.Value;
 
-    /// <summary><c>../shared</c> beside the repository (read-only reference data).</summary>
-    public static string Shared => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+    /// <summary>
+    /// The reference data: INPAINTSUITE_SHARED_DIR if set, else <c>../shared</c> beside the repository when it
+    /// exists (the team's machines and CI), else the copy vendored in <c>tests/data/shared</c>, so a fresh clone
+    /// with nothing beside it runs every test. The copy is checked against <c>../shared</c> by tests/tools/check_vendored.sh.
+    /// </summary>
+    public static string Shared => LazyShared.Value;
+
+    /// <summary>True when <see cref="Shared"/> is the copy in tests/data/shared.</summary>
+    public static bool UsingVendoredShared => Shared == Vendored;
 
     public static string SharedReference => Path.Combine(Shared, "reference");
 
-    public static string SharedEval => Path.Combine(Shared, "eval");
+    /// <summary>
+    /// The fill-quality eval folder (score.py, cases/). The vendored copy holds one photo per scene and one mask per
+    /// case; the cases are made from it once per clone (tests/tools/materialize_eval.py) into .cache/eval.
+    /// </summary>
+    public static string SharedEval => UsingVendoredShared ? LazyMaterializedEval.Value : Path.Combine(Shared, "eval");
+
+    private static string Vendored => Path.Combine(RepoRoot, "tests", "data", "shared");
+
+    private static readonly Lazy<string> LazyShared = new(() =>
+    {
+        if (Environment.GetEnvironmentVariable("INPAINTSUITE_SHARED_DIR") is { Length: > 0 } d) return Path.GetFullPath(d);
+        string beside = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+        return Directory.Exists(Path.Combine(beside, "reference")) ? beside : Vendored;
+    });
+
+    private static readonly Lazy<string> LazyMaterializedEval = new(MaterializeEval);
+
+    /// <summary>
+    /// Test projects run in parallel processes: each builds into its own temporary folder and renames it into place;
+    /// the first rename wins and the others use its result.
+    /// </summary>
+    private static string MaterializeEval()
+    {
+        string target = Path.Combine(RepoRoot, ".cache", "eval");
+        if (File.Exists(Path.Combine(target, "cases", "cases.json"))) return target;
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        string temp = target + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8];
+        var (code, _, err) = Run(DebianPython,
+            [Path.Combine(RepoRoot, "tests", "tools", "materialize_eval.py"), Path.Combine(Vendored, "eval"), temp], TimeSpan.FromMinutes(2));
+        if (code != 0) throw new InvalidOperationException($"materialize_eval.py failed ({code}): {err.Trim()} (needs Debian's python3-pil, python3-numpy)");
+        try { Directory.Move(temp, target); }
+        catch (IOException) when (File.Exists(Path.Combine(target, "cases", "cases.json"))) { Directory.Delete(temp, true); }
+        return target;
+    }
 
     /// <summary>Reference folder for diffusers data, honouring INPAINTSUITE_DIFFUSERS_REFERENCE_DIR.</summary>
     public static string DiffusersReference =>

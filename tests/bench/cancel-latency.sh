@@ -12,6 +12,6 @@ size=${2:-1024}
 shift $(( $# > 2 ? 2 : $# ))
 models=$(mktemp -d /tmp/cancel-latency-models.XXXXXX)
 trap 'rm -rf "$models"' EXIT
-/usr/bin/python3 tests/tools/make_tiny_models.py "$models" --shared ../shared >/dev/null
+/usr/bin/python3 tests/tools/make_tiny_models.py "$models" --shared "$(tests/tools/shared-dir.sh)" >/dev/null
 dotnet build tests/InpaintSuite.Benchmarks -c Release -nologo -v quiet >/dev/null
 dotnet tests/InpaintSuite.Benchmarks/bin/Release/net10.0/InpaintSuite.Benchmarks.dll cancel-latency "$models" --count "$count" --ca-size "$size" "$@"

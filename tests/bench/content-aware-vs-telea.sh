@@ -4,7 +4,7 @@
 # usage: tests/bench/content-aware-vs-telea.sh [CASES] [OUTDIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cases=${1:-../shared/eval/cases}
+cases=${1:-$(tests/tools/shared-dir.sh eval)/cases}
 out=${2:-$(mktemp -d /tmp/caf-vs-telea.XXXXXX)}
 py=/usr/bin/python3
 mkdir -p "$out/content-aware" "$out/telea"

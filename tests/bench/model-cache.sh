@@ -9,6 +9,6 @@ cd "$(dirname "$0")/../.."
 rounds=${1:-7}
 models=$(mktemp -d /tmp/model-cache-models.XXXXXX)
 trap 'rm -rf "$models"' EXIT
-/usr/bin/python3 tests/tools/make_tiny_models.py "$models" --shared ../shared >/dev/null
+/usr/bin/python3 tests/tools/make_tiny_models.py "$models" --shared "$(tests/tools/shared-dir.sh)" >/dev/null
 dotnet build tests/InpaintSuite.Benchmarks -c Release -nologo -v quiet >/dev/null
 dotnet tests/InpaintSuite.Benchmarks/bin/Release/net10.0/InpaintSuite.Benchmarks.dll model-cache "$models" --rounds "$rounds"

@@ -249,7 +249,9 @@ def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
-    ap.add_argument("--shared", default=os.path.normpath(os.path.join(here, "..", "..", "..", "shared")))
+    beside = os.path.normpath(os.path.join(here, "..", "..", "..", "shared"))
+    vendored = os.path.normpath(os.path.join(here, "..", "data", "shared"))
+    ap.add_argument("--shared", default=beside if os.path.isdir(os.path.join(beside, "reference")) else vendored)
     ap.add_argument("--ids-type", choices=["int32", "int64"], default="int32",
                     help="input_ids dtype of the text encoder (Optimum exports int32; some exports use int64)")
     ap.add_argument("--set", choices=["sd", "sdxl", "all"], default="sd",

@@ -76,7 +76,7 @@ public sealed class ContentAware2048Tool : IBenchTool
         if (ri >= 0 && ri + 1 < args.Length) runs = int.Parse(args[ri + 1], CultureInfo.InvariantCulture);
         string photo = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal)
             ? args[0]
-            : Path.Combine(RepoRoot(), "..", "shared", "eval", "cases", "home-blob.truth.png");
+            : DefaultPhoto();
         var (image, mask) = Make2048(ImageCodec.Load(photo));
         EvalContentAwareTool.Warm();
         var secs = new List<double>();
@@ -136,6 +136,13 @@ public sealed class ContentAware2048Tool : IBenchTool
         try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
         catch (IOException) { return "?"; }
         catch (UnauthorizedAccessException) { return "?"; }
+    }
+
+    /// <summary>The home photo of the eval set: from ../shared when it is beside the repository, else the vendored copy.</summary>
+    private static string DefaultPhoto()
+    {
+        string beside = Path.Combine(RepoRoot(), "..", "shared", "eval", "cases", "home-blob.truth.png");
+        return File.Exists(beside) ? beside : Path.Combine(RepoRoot(), "tests", "data", "shared", "eval", "photos", "home.truth.png");
     }
 
     private static string RepoRoot()
