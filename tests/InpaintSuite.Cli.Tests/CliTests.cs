@@ -71,7 +71,7 @@ public sealed class CliTests : IDisposable
     [Theory]
     [InlineData("lots")]
     [InlineData("6 parsecs")]
-    public async Task Serve_rejects_a_model_memory_it_cannot_read(string size)
+    public async Task ServeRejectsAModelMemoryItCannotRead(string size)
     {
         var (code, _, err) = await Cli("serve", "--port", "0", "--bridge-port", "-1", "--model-memory", size);
         Assert.Equal(ExitCodes.Usage, code);
@@ -79,7 +79,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Serve_takes_the_model_memory_and_warm_up_flags_into_its_configuration()
+    public async Task ServeTakesTheModelMemoryAndWarmUpFlagsIntoItsConfiguration()
     {
         var (code, o, err) = await Cli("serve", "--model-memory", "6GiB", "--warm-up", "none", "--print-config");
         Assert.True(code == ExitCodes.Ok, err);
@@ -90,7 +90,7 @@ public sealed class CliTests : IDisposable
     [Theory]
     [InlineData("fill")]
     [InlineData("auto")]
-    public async Task Inpaint_writes_output_untouched_outside_mask(string engine)
+    public async Task InpaintWritesOutputUntouchedOutsideMask(string engine)
     {
         var (ip, mp, img, mask) = MakeInputs();
         string outPath = Path.Combine(_dir, "out.png");
@@ -115,7 +115,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Sixteen_bit_input_gives_sixteen_bit_output()
+    public async Task SixteenBitInputGivesSixteenBitOutput()
     {
         var (ip, mp, img, mask) = MakeInputs(depth: PixelDepth.U16);
         string outPath = Path.Combine(_dir, "out16.png");
@@ -127,7 +127,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Empty_mask_returns_input_unchanged()
+    public async Task EmptyMaskReturnsInputUnchanged()
     {
         var (ip, _, img, _) = MakeInputs();
         var empty = new RgbaImage(img.Width, img.Height);
@@ -140,7 +140,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Outpaint_to_aspect_grows_canvas()
+    public async Task OutpaintToAspectGrowsCanvas()
     {
         var (ip, _, img, _) = MakeInputs();
         string outPath = Path.Combine(_dir, "wide.png");
@@ -160,7 +160,7 @@ public sealed class CliTests : IDisposable
     [InlineData("notimage")]
     [InlineData("usage")]
     [InlineData("engine")]
-    public async Task Bad_input_exits_2_with_one_line(string kind)
+    public async Task BadInputExits2WithOneLine(string kind)
     {
         var (ip, mp, _, _) = MakeInputs();
         string outPath = Path.Combine(_dir, "x.png");
@@ -197,7 +197,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Daemon_mode_matches_in_process()
+    public async Task DaemonModeMatchesInProcess()
     {
         var (ip, mp, img, mask) = MakeInputs();
         await using var setup = EngineSetup.Create(null);
@@ -215,7 +215,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Daemon_down_is_a_clear_failure()
+    public async Task DaemonDownIsAClearFailure()
     {
         var (ip, mp, _, _) = MakeInputs();
         var (code, _, err) = await Cli("inpaint", ip, "--mask", mp, "-o", Path.Combine(_dir, "x.png"), "--daemon", "http://127.0.0.1:1");
@@ -225,7 +225,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Models_lists_engines_and_the_onnx_runtime()
+    public async Task ModelsListsEnginesAndTheOnnxRuntime()
     {
         var (code, stdout, err) = await Cli("models", "--models", _dir);
         Assert.True(code == 0, err);
@@ -241,7 +241,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public void Readme_main_command_inputs_exist()
+    public void ReadmeMainCommandInputsExist()
     {
         // The README's first command runs on these shipped files.
         string readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "README.md"));

@@ -21,7 +21,7 @@ public sealed class CodecEndToEndTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task Inpaint_with_an_empty_mask_reproduces_every_corpus_file()
+    public async Task InpaintWithAnEmptyMaskReproducesEveryCorpusFile()
     {
         string? missing = ReferenceDecodes.Missing();
         Assert.True(missing == null, "reference decode needs: " + missing);

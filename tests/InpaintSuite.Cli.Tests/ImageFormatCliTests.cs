@@ -57,7 +57,7 @@ public sealed class ImageFormatCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task Webp_in_webp_out_and_a_cmyk_jpeg_end_to_end()
+    public async Task WebpInWebpOutAndACmykJpegEndToEnd()
     {
         MakeInputs();
         // inpaint photo.webp --mask m.png -o out.webp
@@ -95,7 +95,7 @@ public sealed class ImageFormatCliTests(ITestOutputHelper output) : IDisposable
     [InlineData("out.bmp")]
     [InlineData("out.tiff")]
     [InlineData("out")]
-    public async Task An_output_extension_the_cli_cannot_write_is_a_usage_error(string name)
+    public async Task AnOutputExtensionTheCliCannotWriteIsAUsageError(string name)
     {
         var (code, _, err) = await CliHarness.RunAsync("inpaint", Photo, "--mask", PhotoMask, "-o", P(name), "--engine", "fill");
         Assert.Equal(ExitCodes.Usage, code);
@@ -106,7 +106,7 @@ public sealed class ImageFormatCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task A_truncated_input_is_a_one_line_usage_error()
+    public async Task ATruncatedInputIsAOneLineUsageError()
     {
         MakeInputs();
         var bytes = File.ReadAllBytes(P("cmyk.jpg"));

@@ -82,7 +82,7 @@ public sealed class LoraCliTests(LoraCliFolders folders) : IClassFixture<LoraCli
     private static int Differing(byte[] a, byte[] b) => a.Zip(b).Count(p => p.First != p.Second);
 
     [Fact]
-    public async Task A_lora_changes_the_result_deterministically_zero_is_off_and_two_stack_in_process_and_through_the_daemon()
+    public async Task ALoraChangesTheResultDeterministicallyZeroIsOffAndTwoStackInProcessAndThroughTheDaemon()
     {
         await using var daemon = await DaemonHost.StartAsync(new DaemonOptions { GrpcPort = 0, BridgePort = -1, ModelsDirectory = folders.Models, LoraDirectory = folders.Loras, WarmUpModel = "none" });
         string url = daemon.GrpcAddress.ToString();
@@ -116,7 +116,7 @@ public sealed class LoraCliTests(LoraCliFolders folders) : IClassFixture<LoraCli
     }
 
     [Fact]
-    public async Task Unmatched_keys_fail_before_denoising_unless_lenient_and_unknown_or_corrupt_files_are_named()
+    public async Task UnmatchedKeysFailBeforeDenoisingUnlessLenientAndUnknownOrCorruptFilesAreNamed()
     {
         var (ip, mp) = Inputs();
         string o = Path.Combine(_dir, "x.png");
@@ -140,7 +140,7 @@ public sealed class LoraCliTests(LoraCliFolders folders) : IClassFixture<LoraCli
     }
 
     [Fact]
-    public async Task The_daemon_lists_the_folder_with_architectures_and_picks_up_a_new_file_without_restart()
+    public async Task TheDaemonListsTheFolderWithArchitecturesAndPicksUpANewFileWithoutRestart()
     {
         await using var daemon = await DaemonHost.StartAsync(new DaemonOptions { GrpcPort = 0, BridgePort = -1, ModelsDirectory = folders.Models, LoraDirectory = folders.Loras, WarmUpModel = "none" });
         using var client = new Protocol.InpainterClient(daemon.GrpcAddress);

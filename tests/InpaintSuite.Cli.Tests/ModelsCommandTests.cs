@@ -19,7 +19,7 @@ public sealed class ModelsCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Describe_install_verify_remove_and_offline()
+    public async Task DescribeInstallVerifyRemoveAndOffline()
     {
         var export = Path.Combine(root, "mirror", "tiny");
         Directory.CreateDirectory(Path.Combine(export, "unet"));

@@ -51,7 +51,7 @@ public sealed class SdxlCliTests : IDisposable
     }
 
     [Fact]
-    public async Task Models_inpaint_outpaint_img2img_in_process_and_through_the_daemon()
+    public async Task ModelsInpaintOutpaintImg2imgInProcessAndThroughTheDaemon()
     {
         var (code, stdout, err) = await Cli("models", "--models", _models);
         Assert.True(code == 0, err);
@@ -101,7 +101,7 @@ public sealed class SdxlCliTests : IDisposable
     }
 
     [Fact]
-    public async Task Cancel_stops_an_sdxl_job_through_the_daemon()
+    public async Task CancelStopsAnSdxlJobThroughTheDaemon()
     {
         var (ip, mp, _, _) = Inputs(128, 96);
         await using var setup = EngineSetup.Create(_models);

@@ -48,7 +48,7 @@ public sealed class ServeConfigTests : IDisposable
     }
 
     [Fact]
-    public async Task Serve_takes_settings_from_appsettings_env_and_flags_in_that_order()
+    public async Task ServeTakesSettingsFromAppsettingsEnvAndFlagsInThatOrder()
     {
         var env = Environment_();
         var portFile = Path.Combine(_dir, "ports.json");
@@ -101,7 +101,7 @@ public sealed class ServeConfigTests : IDisposable
     }
 
     [Fact]
-    public async Task Non_loopback_host_warns_without_tls_and_serves_tls_from_appsettings()
+    public async Task NonLoopbackHostWarnsWithoutTlsAndServesTlsFromAppsettings()
     {
         using var certs = new TestSupport.TestCertificates();
         var env = Environment_();
@@ -161,7 +161,7 @@ public sealed class ServeConfigTests : IDisposable
     }
 
     [Fact]
-    public async Task A_bad_value_in_appsettings_stops_serve_with_exit_2_naming_key_and_file()
+    public async Task ABadValueInAppsettingsStopsServeWithExit2NamingKeyAndFile()
     {
         var env = Environment_();
         var bad = Path.Combine(_dir, "bad.json");
@@ -179,7 +179,7 @@ public sealed class ServeConfigTests : IDisposable
     [InlineData("--host", "my-box", "Daemon:Host = 'my-box' (command line --host) is not an IP address")]
     [InlineData("--set", "Colour=blue", "Daemon:Colour (command line --set Colour) is not a known setting")]
     [InlineData("--tls-cert", "/nonexistent/cert.pem", "Daemon:TlsCertificate (command line --tls-cert) file not found")]
-    public async Task Bad_flags_exit_2_with_one_line(string flag, string value, string expected)
+    public async Task BadFlagsExit2WithOneLine(string flag, string value, string expected)
     {
         var empty = Path.Combine(_dir, "empty.json");
         File.WriteAllText(empty, "{}");

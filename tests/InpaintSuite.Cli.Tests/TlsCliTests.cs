@@ -22,7 +22,7 @@ public sealed class TlsCliTests(TestCertificates certs) : IClassFixture<TestCert
     private static Task<(int Code, string Out, string Err)> Cli(params string[] args) => CliHarness.RunAsync(args);
 
     [Fact]
-    public async Task Inpaint_and_health_over_tls_with_tls_ca()
+    public async Task InpaintAndHealthOverTlsWithTlsCa()
     {
         var img = new RgbaImage(40, 30);
         for (int i = 0; i < img.Data.Length; i++) img.Data[i] = (byte)(i * 7);

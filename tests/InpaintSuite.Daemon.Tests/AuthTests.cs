@@ -10,7 +10,7 @@ namespace InpaintSuite.Daemon.Tests;
 public sealed class AuthTests
 {
     [Fact]
-    public async Task Host_127_0_0_2_requires_the_token_from_a_0600_file()
+    public async Task Host127002RequiresTheTokenFromA0600File()
     {
         var dir = Directory.CreateTempSubdirectory("inpaintsuite-auth-");
         try
@@ -70,11 +70,11 @@ public sealed class AuthTests
     [InlineData("127.0.0.2", false)]
     [InlineData("0.0.0.0", false)]
     [InlineData("192.168.1.10", false)]
-    public void Only_the_canonical_loopback_addresses_skip_auth(string host, bool loopback) =>
+    public void OnlyTheCanonicalLoopbackAddressesSkipAuth(string host, bool loopback) =>
         Assert.Equal(loopback, DaemonAuth.IsLoopbackHost(host));
 
     [Fact]
-    public void Token_comparison()
+    public void TokenComparison()
     {
         Assert.True(GrpcEndpoint.TokenMatches(null, null));
         Assert.True(GrpcEndpoint.TokenMatches("abc", "Bearer abc"));

@@ -98,7 +98,7 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
     }
 
     [Fact]
-    public async Task Tiny_models_stop_within_a_denoising_step_and_free_the_worker()
+    public async Task TinyModelsStopWithinADenoisingStepAndFreeTheWorker()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var timing = new StepTimingRunner(setup.Runner);
@@ -109,7 +109,7 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
     }
 
     [Fact]
-    public async Task Content_aware_stops_within_a_fill_iteration_and_the_next_job_starts_right_after()
+    public async Task ContentAwareStopsWithinAFillIterationAndTheNextJobStartsRightAfter()
     {
         await using var setup = EngineSetup.Create(null);
         var timing = new StepTimingRunner(setup.Runner);
@@ -128,7 +128,7 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
     }
 
     [Fact]
-    public async Task A_deadline_stops_a_running_content_aware_fill_on_both_transports()
+    public async Task ADeadlineStopsARunningContentAwareFillOnBothTransports()
     {
         await using var setup = EngineSetup.Create(null);
         var timing = new StepTimingRunner(setup.Runner);
@@ -219,7 +219,7 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
     }
 
     [Fact]
-    public async Task A_content_aware_pre_fill_inside_a_diffusion_job_sees_the_cancel()
+    public async Task AContentAwarePreFillInsideADiffusionJobSeesTheCancel()
     {
         // The pre-fill used to be called without the job's token: a cancel waited for the whole PatchMatch run.
         var entry = ModelCatalogue.Scan(models.Directory).Single(e => e.Name == CancelScenarios.TinyBaseModel);

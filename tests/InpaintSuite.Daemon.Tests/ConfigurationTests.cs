@@ -32,7 +32,7 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Throws<DaemonConfigurationException>(() => DaemonConfiguration.Load(inputs, out _)).Message;
 
     [Fact]
-    public void Each_layer_overrides_the_one_below_and_is_named_as_the_source()
+    public void EachLayerOverridesTheOneBelowAndIsNamedAsTheSource()
     {
         var beside = Json("beside.json", """{"Daemon": {"MaxBatch": 2, "Workers": 2, "MaxPixels": 100, "GrpcPort": 1000, "BridgePort": 1001}}""");
         var user = Json("user.json", """{"Daemon": {"Workers": 3, "MaxPixels": 200, "GrpcPort": 2000, "BridgePort": 2001}}""");
@@ -62,7 +62,7 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public void INPAINTSUITE_MODELS_still_sets_the_models_folder_below_the_new_style_variable()
+    public void INPAINTSUITEMODELSStillSetsTheModelsFolderBelowTheNewStyleVariable()
     {
         var env = new Dictionary<string, string?> { ["INPAINTSUITE_MODELS"] = "/old/models" };
         var o = Load(new DaemonConfigInputs { Environment = env }, out var e);
@@ -76,7 +76,7 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public void Sizes_durations_and_names_in_friendly_forms()
+    public void SizesDurationsAndNamesInFriendlyForms()
     {
         var file = Json("friendly.json", """
             {"Daemon": {"MaxMessageBytes": "96MiB", "MaxPixels": "4096x2048", "ShutdownGrace": "250ms",
@@ -100,7 +100,7 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public void Every_bindable_property_round_trips_through_its_printed_form()
+    public void EveryBindablePropertyRoundTripsThroughItsPrintedForm()
     {
         // Generic over DaemonOptions: a property someone adds later is covered without touching this test.
         var defaults = new DaemonOptions { AuthToken = "t0ken", TlsPassword = "pw" };
@@ -125,7 +125,7 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public void Print_form_redacts_secrets_and_lists_the_files()
+    public void PrintFormRedactsSecretsAndListsTheFiles()
     {
         var file = Json("secret.json", """{"Daemon": {"AuthToken": "s3cr3t-token-value", "TlsPassword": "hunter2"}}""");
         var inputs = new DaemonConfigInputs { OptionalFiles = [Path.Combine(_dir, "absent.json")], RequiredFile = file };
@@ -150,7 +150,7 @@ public sealed class ConfigurationTests : IDisposable
     [InlineData("MinimumLogLevel", "loud", "is not one of Trace, Debug")]
     [InlineData("Host", "example.com", "is not an IP address")]
     [InlineData("TlsCertificate", "/no/such/cert.pem", "file not found")]
-    public void A_bad_value_names_its_key_and_source(string key, string value, string problem)
+    public void ABadValueNamesItsKeyAndSource(string key, string value, string problem)
     {
         var fromEnv = Error(new DaemonConfigInputs { Environment = new Dictionary<string, string?> { ["INPAINTSUITE_Daemon__" + key] = value } });
         Assert.StartsWith($"configuration: Daemon:{key}", fromEnv);
@@ -168,7 +168,7 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public void Unknown_keys_sections_unsettable_properties_bad_json_and_missing_files_fail()
+    public void UnknownKeysSectionsUnsettablePropertiesBadJsonAndMissingFilesFail()
     {
         var typo = Error(new DaemonConfigInputs { OptionalFiles = [Json("u.json", """{"Daemon": {"MaxPixel": 5}, "Logging": {"Anything": 1}}""")] });
         Assert.StartsWith("configuration: Daemon:MaxPixel (file ", typo);
@@ -189,7 +189,7 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public async Task Configured_limits_reach_the_running_daemon()
+    public async Task ConfiguredLimitsReachTheRunningDaemon()
     {
         var inputs = new DaemonConfigInputs
         {

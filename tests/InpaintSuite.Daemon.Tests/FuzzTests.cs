@@ -23,7 +23,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
     private const long MemoryBoundBytes = 1536L * 1024 * 1024;
 
     [Fact]
-    public async Task Malformed_requests_get_errors_and_the_daemon_stays_healthy()
+    public async Task MalformedRequestsGetErrorsAndTheDaemonStaysHealthy()
     {
         var count = int.TryParse(Environment.GetEnvironmentVariable("INPAINTSUITE_FUZZ_COUNT"), out var n) ? n : 5000;
         await using var d = await TestDaemon.StartAsync();

@@ -14,7 +14,7 @@ namespace InpaintSuite.Daemon.Tests;
 public sealed class GrpcFunctionalTests
 {
     [Fact]
-    public async Task Inpaint_streams_queued_started_progress_and_the_patch()
+    public async Task InpaintStreamsQueuedStartedProgressAndThePatch()
     {
         await using var d = await TestDaemon.StartAsync();
         using var client = d.Client();
@@ -36,7 +36,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Bgra_input_comes_back_as_bgra()
+    public async Task BgraInputComesBackAsBgra()
     {
         await using var d = await TestDaemon.StartAsync();
         using var client = d.Client();
@@ -49,7 +49,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Mismatched_mask_is_invalid_argument_naming_the_field()
+    public async Task MismatchedMaskIsInvalidArgumentNamingTheField()
     {
         await using var d = await TestDaemon.StartAsync();
         using var client = d.Client();
@@ -69,7 +69,7 @@ public sealed class GrpcFunctionalTests
     [InlineData("scheduler")]
     [InlineData("data")]
     [InlineData("format")]
-    public async Task Limits_are_invalid_argument_naming_the_field(string what)
+    public async Task LimitsAreInvalidArgumentNamingTheField(string what)
     {
         await using var d = await TestDaemon.StartAsync();
         using var client = d.Client();
@@ -91,7 +91,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Unknown_engine_is_not_found()
+    public async Task UnknownEngineIsNotFound()
     {
         await using var d = await TestDaemon.StartAsync();
         using var client = d.Client();
@@ -101,7 +101,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task A_throwing_job_is_internal_and_the_daemon_keeps_serving()
+    public async Task AThrowingJobIsInternalAndTheDaemonKeepsServing()
     {
         var runner = new FakeRunner { Fail = r => r.Settings.Prompt == "boom" ? new InvalidOperationException("engine exploded") : null };
         await using var d = await TestDaemon.StartAsync(runner: runner);
@@ -116,7 +116,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task One_millisecond_deadline_on_a_slow_job_is_deadline_exceeded_and_stops_the_job()
+    public async Task OneMillisecondDeadlineOnASlowJobIsDeadlineExceededAndStopsTheJob()
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 100, StepDelay = TimeSpan.FromMilliseconds(50) });
         // No local timer: the server's grpc-timeout handling must produce the status.
@@ -128,7 +128,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Unknown_method_is_unimplemented()
+    public async Task UnknownMethodIsUnimplemented()
     {
         await using var d = await TestDaemon.StartAsync();
         using var channel = new GrpcChannel(d.Host.GrpcAddress);
@@ -137,7 +137,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Cancelling_mid_stream_stops_the_job()
+    public async Task CancellingMidStreamStopsTheJob()
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 1000, StepDelay = TimeSpan.FromMilliseconds(20) });
         using var client = d.Client();
@@ -153,7 +153,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task CancelJob_cancels_a_running_and_a_queued_job()
+    public async Task CancelJobCancelsARunningAndAQueuedJob()
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 1000, StepDelay = TimeSpan.FromMilliseconds(20) });
         using var client = d.Client();
@@ -177,7 +177,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Queue_positions_are_reported_in_order()
+    public async Task QueuePositionsAreReportedInOrder()
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 5, StepDelay = TimeSpan.FromMilliseconds(30) });
         using var client = d.Client();
@@ -199,7 +199,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Gzip_both_ways_round_trips()
+    public async Task GzipBothWaysRoundTrips()
     {
         await using var d = await TestDaemon.StartAsync();
         using var client = d.Client(new GrpcChannelOptions { Gzip = true });
@@ -209,7 +209,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Message_over_the_limit_is_resource_exhausted()
+    public async Task MessageOverTheLimitIsResourceExhausted()
     {
         await using var d = await TestDaemon.StartAsync(o => o.MaxMessageBytes = 100_000);
         using var client = d.Client();
@@ -218,7 +218,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Health_check_and_watch_and_capabilities()
+    public async Task HealthCheckAndWatchAndCapabilities()
     {
         await using var d = await TestDaemon.StartAsync();
         using var client = d.Client();
@@ -238,7 +238,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Wrong_content_type_is_415()
+    public async Task WrongContentTypeIs415()
     {
         await using var d = await TestDaemon.StartAsync();
         using var http = new HttpClient();
@@ -254,7 +254,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Http11_on_the_grpc_port_is_426()
+    public async Task Http11OnTheGrpcPortIs426()
     {
         await using var d = await TestDaemon.StartAsync();
         using var tcp = new TcpClient();
@@ -269,7 +269,7 @@ public sealed class GrpcFunctionalTests
     }
 
     [Fact]
-    public async Task Shutdown_during_a_running_job_gives_the_client_a_status()
+    public async Task ShutdownDuringARunningJobGivesTheClientAStatus()
     {
         var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 100000, StepDelay = TimeSpan.FromMilliseconds(20) });
         using var client = d.Client();

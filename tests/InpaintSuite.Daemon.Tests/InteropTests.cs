@@ -14,7 +14,7 @@ public sealed class InteropTests
     private static string Status(JsonElement e) => e.GetProperty("status").GetString()!;
 
     [Fact]
-    public async Task Python_client_completes_an_inpaint_stream()
+    public async Task PythonClientCompletesAnInpaintStream()
     {
         await using var d = await TestDaemon.StartAsync();
         var r = PythonPeer.Client(d.Host.GrpcAddress, "inpaint");
@@ -29,7 +29,7 @@ public sealed class InteropTests
     }
 
     [Fact]
-    public async Task Python_client_with_gzip_compression()
+    public async Task PythonClientWithGzipCompression()
     {
         await using var d = await TestDaemon.StartAsync();
         var r = PythonPeer.Client(d.Host.GrpcAddress, "gzip");
@@ -38,7 +38,7 @@ public sealed class InteropTests
     }
 
     [Fact]
-    public async Task Python_client_gets_invalid_argument_for_a_mismatched_mask()
+    public async Task PythonClientGetsInvalidArgumentForAMismatchedMask()
     {
         await using var d = await TestDaemon.StartAsync();
         var r = PythonPeer.Client(d.Host.GrpcAddress, "mismatch");
@@ -47,7 +47,7 @@ public sealed class InteropTests
     }
 
     [Fact]
-    public async Task Python_client_gets_deadline_exceeded_for_1ms_on_a_slow_job()
+    public async Task PythonClientGetsDeadlineExceededFor1msOnASlowJob()
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 200, StepDelay = TimeSpan.FromMilliseconds(20) });
         Assert.Equal("DEADLINE_EXCEEDED", Status(PythonPeer.Client(d.Host.GrpcAddress, "deadline")));
@@ -56,14 +56,14 @@ public sealed class InteropTests
     }
 
     [Fact]
-    public async Task Python_client_gets_unimplemented_for_an_unknown_method()
+    public async Task PythonClientGetsUnimplementedForAnUnknownMethod()
     {
         await using var d = await TestDaemon.StartAsync();
         Assert.Equal("UNIMPLEMENTED", Status(PythonPeer.Client(d.Host.GrpcAddress, "unknown")));
     }
 
     [Fact]
-    public async Task Python_client_cancelling_mid_stream_stops_the_job()
+    public async Task PythonClientCancellingMidStreamStopsTheJob()
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 1000, StepDelay = TimeSpan.FromMilliseconds(20) });
         var r = PythonPeer.Client(d.Host.GrpcAddress, "cancel");
@@ -77,7 +77,7 @@ public sealed class InteropTests
     }
 
     [Fact]
-    public async Task A_64_MiB_layer_round_trips_with_python_grpcio()
+    public async Task A64MiBLayerRoundTripsWithPythonGrpcio()
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 1 });
         var r = PythonPeer.Client(d.Host.GrpcAddress, "big", "4096");
@@ -87,7 +87,7 @@ public sealed class InteropTests
     }
 
     [Fact]
-    public async Task Csharp_client_against_a_python_grpcio_server()
+    public async Task CsharpClientAgainstAPythonGrpcioServer()
     {
         using var server = new PythonPeer.Server();
         foreach (var gzip in new[] { false, true })

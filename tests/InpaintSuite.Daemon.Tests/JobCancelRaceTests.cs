@@ -46,7 +46,7 @@ public sealed class JobCancelRaceTests
     }
 
     [Fact]
-    public async Task A_cancel_acknowledged_while_the_engine_returns_its_result_ends_the_job_cancelled()
+    public async Task ACancelAcknowledgedWhileTheEngineReturnsItsResultEndsTheJobCancelled()
     {
         var runner = new FinishingRunner();
         await using var queue = new JobQueue(runner, 1, NullLogger.Instance);
@@ -69,7 +69,7 @@ public sealed class JobCancelRaceTests
     }
 
     [Fact]
-    public async Task A_cancel_after_the_result_was_delivered_answers_finished()
+    public async Task ACancelAfterTheResultWasDeliveredAnswersFinished()
     {
         var runner = new FinishingRunner();
         await using var queue = new JobQueue(runner, 1, NullLogger.Instance);
@@ -87,7 +87,7 @@ public sealed class JobCancelRaceTests
     }
 
     [Fact]
-    public async Task Many_cancels_racing_results_never_disagree_with_what_the_caller_was_told()
+    public async Task ManyCancelsRacingResultsNeverDisagreeWithWhatTheCallerWasTold()
     {
         // Real timing, no gates: engines that return after a random few hundred microseconds, cancels at random moments.
         var runner = new FakeRunner { Steps = 1 };

@@ -74,7 +74,7 @@ public sealed class JobDeviceTests
     }
 
     [Fact]
-    public async Task The_gpu_runs_one_job_at_a_time_while_cpu_jobs_run_beside_it()
+    public async Task TheGpuRunsOneJobAtATimeWhileCpuJobsRunBesideIt()
     {
         var runner = new DeviceRunner();
         await using var queue = new JobQueue(runner, [new JobDevice(JobDevice.Cpu, 2), new JobDevice(JobDevice.Gpu, 1)], DeviceOf, NullLogger.Instance);
@@ -93,7 +93,7 @@ public sealed class JobDeviceTests
     }
 
     [Fact]
-    public async Task Queue_positions_count_only_jobs_waiting_for_the_same_device()
+    public async Task QueuePositionsCountOnlyJobsWaitingForTheSameDevice()
     {
         var runner = new DeviceRunner();
         await using var queue = new JobQueue(runner, [new JobDevice(JobDevice.Cpu, 1), new JobDevice(JobDevice.Gpu, 1)], DeviceOf, NullLogger.Instance);
@@ -108,7 +108,7 @@ public sealed class JobDeviceTests
     }
 
     [Fact]
-    public async Task Jobs_waiting_for_a_busy_gpu_do_not_count_as_an_idle_cpu_worker()
+    public async Task JobsWaitingForABusyGpuDoNotCountAsAnIdleCpuWorker()
     {
         var runner = new DeviceRunner();
         await using var queue = new JobQueue(runner, [new JobDevice(JobDevice.Cpu, 1), new JobDevice(JobDevice.Gpu, 1)], DeviceOf, NullLogger.Instance);
@@ -121,7 +121,7 @@ public sealed class JobDeviceTests
     }
 
     [Fact]
-    public async Task A_routing_function_that_throws_or_names_an_unknown_device_falls_back_to_the_first_device()
+    public async Task ARoutingFunctionThatThrowsOrNamesAnUnknownDeviceFallsBackToTheFirstDevice()
     {
         var runner = new DeviceRunner();
         await using var queue = new JobQueue(runner, [new JobDevice(JobDevice.Cpu, 1), new JobDevice(JobDevice.Gpu, 1)],

@@ -51,7 +51,7 @@ public sealed class JobQueueFairnessTests
     }
 
     [Fact]
-    public async Task Clients_alternate_and_past_use_does_not_put_a_client_behind_newcomers()
+    public async Task ClientsAlternateAndPastUseDoesNotPutAClientBehindNewcomers()
     {
         var runner = new HoldingRunner();
         await using var queue = new JobQueue(runner, 1, NullLogger.Instance);
@@ -72,7 +72,7 @@ public sealed class JobQueueFairnessTests
     }
 
     [Fact]
-    public async Task Higher_priority_first_then_round_robin_then_fifo()
+    public async Task HigherPriorityFirstThenRoundRobinThenFifo()
     {
         var runner = new HoldingRunner();
         await using var queue = new JobQueue(runner, 1, NullLogger.Instance);

@@ -37,7 +37,7 @@ public sealed class JobQueueStatisticsTests
     }
 
     [Fact]
-    public async Task Counts_outcomes_and_queue_waits_and_ends_each_job_once()
+    public async Task CountsOutcomesAndQueueWaitsAndEndsEachJobOnce()
     {
         var runner = new GateRunner();
         await using var queue = new JobQueue(runner, 1, NullLogger.Instance);
@@ -77,7 +77,7 @@ public sealed class JobQueueStatisticsTests
     }
 
     [Fact]
-    public async Task A_worker_sitting_idle_while_jobs_wait_is_measured()
+    public async Task AWorkerSittingIdleWhileJobsWaitIsMeasured()
     {
         // A JobFinished handler runs on the worker after it freed itself: sleeping there leaves the waiting jobs
         // without a worker, which is exactly what the meter must catch (and the load test's bound would then fail).
@@ -97,7 +97,7 @@ public sealed class JobQueueStatisticsTests
     }
 
     [Fact]
-    public async Task Nothing_waiting_is_not_idle_and_two_workers_count_separately()
+    public async Task NothingWaitingIsNotIdleAndTwoWorkersCountSeparately()
     {
         var runner = new GateRunner();
         await using var queue = new JobQueue(runner, 2, NullLogger.Instance);
@@ -123,7 +123,7 @@ public sealed class JobQueueStatisticsTests
     }
 
     [Fact]
-    public void Percentile_is_nearest_rank()
+    public void PercentileIsNearestRank()
     {
         var v = Enumerable.Range(1, 100).Select(i => TimeSpan.FromMilliseconds(i)).Reverse().ToList();
         Assert.Equal(TimeSpan.FromMilliseconds(50), JobQueueStatistics.Percentile(v, 50));

@@ -13,7 +13,7 @@ public sealed class JsonBridgeTests
     private static StringContent Json(IMessage m) => new(JsonFormatter.Default.Format(m), Encoding.UTF8, "application/json");
 
     [Fact]
-    public async Task Inpaint_streams_ndjson_job_events_in_lower_camel_case()
+    public async Task InpaintStreamsNdjsonJobEventsInLowerCamelCase()
     {
         await using var d = await TestDaemon.StartAsync();
         using var http = d.BridgeClient();
@@ -39,7 +39,7 @@ public sealed class JsonBridgeTests
     }
 
     [Fact]
-    public async Task Bad_requests_are_http_errors_with_a_json_body()
+    public async Task BadRequestsAreHttpErrorsWithAJsonBody()
     {
         await using var d = await TestDaemon.StartAsync();
         using var http = d.BridgeClient();
@@ -64,7 +64,7 @@ public sealed class JsonBridgeTests
     }
 
     [Fact]
-    public async Task Health_models_capabilities_and_cancel()
+    public async Task HealthModelsCapabilitiesAndCancel()
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 1000, StepDelay = TimeSpan.FromMilliseconds(20) });
         using var http = d.BridgeClient();
@@ -90,7 +90,7 @@ public sealed class JsonBridgeTests
     [Theory]
     [InlineData("x-timeout-ms", "0")]
     [InlineData("grpc-timeout", "1n")]
-    public async Task A_deadline_passed_before_the_stream_starts_is_504_and_queues_nothing(string header, string value)
+    public async Task ADeadlinePassedBeforeTheStreamStartsIs504AndQueuesNothing(string header, string value)
     {
         await using var d = await TestDaemon.StartAsync();
         using var http = d.BridgeClient();
@@ -106,7 +106,7 @@ public sealed class JsonBridgeTests
     [Theory]
     [InlineData("x-timeout-ms", "400")]
     [InlineData("grpc-timeout", "400m")]
-    public async Task A_deadline_passed_mid_stream_ends_it_with_a_deadline_exceeded_line_and_cancels_the_job(string header, string value)
+    public async Task ADeadlinePassedMidStreamEndsItWithADeadlineExceededLineAndCancelsTheJob(string header, string value)
     {
         await using var d = await TestDaemon.StartAsync(runner: new FakeRunner { Steps = 1000, StepDelay = TimeSpan.FromMilliseconds(20) });
         var freed = new TaskCompletionSource<Job>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -130,7 +130,7 @@ public sealed class JsonBridgeTests
     }
 
     [Fact]
-    public async Task A_generous_deadline_does_not_disturb_a_job_and_bad_timeouts_are_invalid_argument()
+    public async Task AGenerousDeadlineDoesNotDisturbAJobAndBadTimeoutsAreInvalidArgument()
     {
         await using var d = await TestDaemon.StartAsync();
         using var http = d.BridgeClient();

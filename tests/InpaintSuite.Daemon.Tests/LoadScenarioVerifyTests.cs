@@ -31,14 +31,14 @@ public sealed class LoadScenarioVerifyTests
         LoadScenario.Verify(jobs, seen, daemon, stats ?? Stats(), TimeSpan.FromSeconds(1)).Problems;
 
     [Fact]
-    public void A_clean_run_has_no_problems()
+    public void ACleanRunHasNoProblems()
     {
         var (jobs, seen, daemon) = Clean();
         Assert.Empty(Problems(jobs, seen, daemon));
     }
 
     [Fact]
-    public void Lost_duplicated_wrong_and_mismatched_jobs_are_reported()
+    public void LostDuplicatedWrongAndMismatchedJobsAreReported()
     {
         var (jobs, seen, daemon) = Clean();
         seen.RemoveAt(2);

@@ -21,7 +21,7 @@ public sealed class LoadTests(ITestOutputHelper output)
     public static readonly TimeSpan LongestIdleWhileWaitingBound = TimeSpan.FromMilliseconds(20);
 
     [Fact]
-    public async Task Forty_mixed_clients_with_cancellations_get_every_job_once_with_the_right_result()
+    public async Task FortyMixedClientsWithCancellationsGetEveryJobOnceWithTheRightResult()
     {
         PythonPeer.Require();
         const int seed = 20261122;

@@ -8,7 +8,7 @@ namespace InpaintSuite.Daemon.Tests;
 public sealed class OnnxRuntimeCapabilitiesTests
 {
     [Fact]
-    public async Task Capabilities_name_the_build_the_provider_and_why_gpu_providers_are_skipped()
+    public async Task CapabilitiesNameTheBuildTheProviderAndWhyGpuProvidersAreSkipped()
     {
         await using var d = await TestDaemon.StartAsync();
         using var client = d.Client();

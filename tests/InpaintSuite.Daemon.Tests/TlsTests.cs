@@ -29,7 +29,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
         new(d.Host.GrpcAddress, new GrpcChannelOptions { BearerToken = token, TrustedCertificates = trust == null ? null : GrpcTls.LoadCertificates(trust) });
 
     [Fact]
-    public async Task Csharp_client_over_tls_with_the_ca_and_token_works_and_without_the_token_is_unauthenticated()
+    public async Task CsharpClientOverTlsWithTheCaAndTokenWorksAndWithoutTheTokenIsUnauthenticated()
     {
         await using var d = await StartTls();
         Assert.True(d.Host.Tls);
@@ -57,7 +57,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     }
 
     [Fact]
-    public async Task Python_grpcio_with_ssl_channel_credentials_and_the_token()
+    public async Task PythonGrpcioWithSslChannelCredentialsAndTheToken()
     {
         await using var d = await StartTls();
         var ok = PythonPeer.TlsClient(d.Host.GrpcAddress, certs.CaPem, "token", Token);
@@ -70,7 +70,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     }
 
     [Fact]
-    public async Task Wrong_trust_and_plaintext_fail_with_a_clear_message()
+    public async Task WrongTrustAndPlaintextFailWithAClearMessage()
     {
         await using var d = await StartTls();
 
@@ -99,7 +99,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     }
 
     [Fact]
-    public async Task A_tls_client_against_a_plaintext_daemon_says_so()
+    public async Task ATlsClientAgainstAPlaintextDaemonSaysSo()
     {
         await using var d = await TestDaemon.StartAsync();
         using var c = new InpainterClient(new Uri($"https://127.0.0.1:{d.Host.GrpcPort}"), new GrpcChannelOptions { TrustedCertificates = GrpcTls.LoadCertificates(certs.CaPem) });
@@ -109,7 +109,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     }
 
     [Fact]
-    public async Task Json_bridge_serves_https()
+    public async Task JsonBridgeServesHttps()
     {
         await using var d = await StartTls();
         Assert.Equal("https", d.Host.BridgeAddress.Scheme);
@@ -139,7 +139,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     [InlineData("combined")]
     [InlineData("encrypted-key")]
     [InlineData("pfx")]
-    public async Task Certificate_forms_pem_with_key_combined_encrypted_and_pfx(string form)
+    public async Task CertificateFormsPemWithKeyCombinedEncryptedAndPfx(string form)
     {
         await using var d = await StartTls(o =>
         {
@@ -157,7 +157,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     }
 
     [Fact]
-    public void Unusable_certificates_are_configuration_errors_naming_the_key()
+    public void UnusableCertificatesAreConfigurationErrorsNamingTheKey()
     {
         DaemonOptions With(string cert, string? key, string? password) => new() { TlsCertificate = cert, TlsKey = key, TlsPassword = password };
         var wrongPassword = Assert.Throws<DaemonConfigurationException>(() => DaemonTls.Load(With(certs.Pfx, null, "nope")));

@@ -38,7 +38,7 @@ public sealed class DaemonJobTests : IAsyncLifetime
     private DaemonInpaintService Service() => new(host.GrpcAddress);
 
     [Fact]
-    public async Task Irregular_antialiased_selection_is_filled_and_unselected_pixels_are_untouched()
+    public async Task IrregularAntialiasedSelectionIsFilledAndUnselectedPixelsAreUntouched()
     {
         var src = TestImages.Gradient(333, 211);
         var sel = TestImages.IrregularSelection(333, 211);
@@ -79,7 +79,7 @@ public sealed class DaemonJobTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Transparent_canvas_after_a_resize_is_outpainted_and_the_picture_is_kept()
+    public async Task TransparentCanvasAfterAResizeIsOutpaintedAndThePictureIsKept()
     {
         var (canvas, picture) = TestImages.CanvasResized(180, 120, left: 30, top: 10, right: 50, bottom: 0);
         var before = canvas.Clone();
@@ -99,7 +99,7 @@ public sealed class DaemonJobTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Cancel_mid_job_returns_promptly_stops_the_daemon_job_and_leaves_the_source()
+    public async Task CancelMidJobReturnsPromptlyStopsTheDaemonJobAndLeavesTheSource()
     {
         runner.StepDelay = TimeSpan.FromMilliseconds(200);
         runner.Steps = 100; // 20 s if not cancelled
@@ -120,7 +120,7 @@ public sealed class DaemonJobTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Daemon_unreachable_gives_a_clear_message()
+    public async Task DaemonUnreachableGivesAClearMessage()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
@@ -138,7 +138,7 @@ public sealed class DaemonJobTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Daemon_refusal_is_reported_with_its_reason()
+    public async Task DaemonRefusalIsReportedWithItsReason()
     {
         using var service = Service();
         var e = await Assert.ThrowsAsync<InpaintServiceException>(() => InpaintJob.RunAsync(service, TestImages.Gradient(64, 48),

@@ -44,7 +44,7 @@ public sealed class DaemonTlsTests(TestCertificates certs) : IClassFixture<TestC
     }
 
     [Fact]
-    public async Task Https_daemon_with_token_and_ca_from_the_environment_works_and_each_missing_piece_is_said_in_words()
+    public async Task HttpsDaemonWithTokenAndCaFromTheEnvironmentWorksAndEachMissingPieceIsSaidInWords()
     {
         Assert.StartsWith("https://127.0.0.2:", Settings.DaemonAddress);
         Assert.Null(Settings.Validate());

@@ -8,7 +8,7 @@ namespace InpaintSuite.PaintDotNet.Core.Tests;
 public class JobTests
 {
     [Fact]
-    public async Task Irregular_selection_fills_selected_pixels_and_leaves_the_rest_byte_identical()
+    public async Task IrregularSelectionFillsSelectedPixelsAndLeavesTheRestByteIdentical()
     {
         var src = TestImages.Gradient(260, 170);
         var sel = TestImages.IrregularSelection(260, 170);
@@ -28,7 +28,7 @@ public class JobTests
     }
 
     [Fact]
-    public async Task Cancel_returns_promptly_even_if_the_service_ignores_it_and_leaves_the_source_untouched()
+    public async Task CancelReturnsPromptlyEvenIfTheServiceIgnoresItAndLeavesTheSourceUntouched()
     {
         var src = TestImages.Gradient(120, 90);
         var before = src.Clone();

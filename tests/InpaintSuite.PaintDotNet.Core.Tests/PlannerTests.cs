@@ -7,7 +7,7 @@ namespace InpaintSuite.PaintDotNet.Core.Tests;
 public class PlannerTests
 {
     [Fact]
-    public void Selection_from_scans_matches_coverage_and_bounds()
+    public void SelectionFromScansMatchesCoverageAndBounds()
     {
         var scans = new[] { new PixelBox(10, 5, 20, 3), new PixelBox(12, 8, 5, 10), new PixelBox(-4, 40, 8, 2), new PixelBox(90, 0, 50, 1) };
         var sel = SelectionMask.FromScans(100, 45, scans);
@@ -21,7 +21,7 @@ public class PlannerTests
     }
 
     [Fact]
-    public void Selection_plan_crops_context_around_the_hole_and_sends_its_antialiased_mask()
+    public void SelectionPlanCropsContextAroundTheHoleAndSendsItsAntialiasedMask()
     {
         var src = TestImages.Gradient(640, 300);
         var sel = TestImages.IrregularSelection(640, 300);
@@ -55,7 +55,7 @@ public class PlannerTests
     }
 
     [Fact]
-    public void Whole_image_selection_with_transparent_canvas_makes_the_transparent_pixels_the_hole()
+    public void WholeImageSelectionWithTransparentCanvasMakesTheTransparentPixelsTheHole()
     {
         var (canvas, picture) = TestImages.CanvasResized(150, 90, left: 40, top: 0, right: 40, bottom: 20);
         var plan = InpaintPlanner.Plan(canvas, SelectionMask.WholeImage(canvas.Width, canvas.Height), new InpaintSettings());
@@ -70,7 +70,7 @@ public class PlannerTests
     }
 
     [Fact]
-    public void Nothing_to_fill_gives_a_clear_message()
+    public void NothingToFillGivesAClearMessage()
     {
         var opaque = TestImages.Gradient(50, 40);
         var e = Assert.Throws<InpaintServiceException>(() => InpaintPlanner.Plan(opaque, SelectionMask.WholeImage(50, 40), new InpaintSettings()));
@@ -86,7 +86,7 @@ public class PlannerTests
     }
 
     [Fact]
-    public void Explicit_context_padding_is_honoured_and_clamped_to_the_layer()
+    public void ExplicitContextPaddingIsHonouredAndClampedToTheLayer()
     {
         var src = TestImages.Gradient(400, 250);
         var sel = SelectionMask.FromScans(400, 250, [new PixelBox(100, 100, 20, 10)]);

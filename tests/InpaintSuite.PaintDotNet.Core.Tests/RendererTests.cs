@@ -30,7 +30,7 @@ public class RendererTests
     [InlineData(203, 131, true, false)]
     [InlineData(97, 160, false, true)]
     [InlineData(64, 33, true, true)]
-    public void Many_small_rects_in_parallel_equal_one_full_render(int width, int height, bool clip, bool transparent)
+    public void ManySmallRectsInParallelEqualOneFullRender(int width, int height, bool clip, bool transparent)
     {
         var r = RandomRenderer(width, height, width * 31 + height, clip, transparent);
         var full = r.RenderAll();
@@ -61,7 +61,7 @@ public class RendererTests
     }
 
     [Fact]
-    public void Outside_the_patch_and_where_weight_is_zero_the_source_bytes_are_copied()
+    public void OutsideThePatchAndWhereWeightIsZeroTheSourceBytesAreCopied()
     {
         var r = RandomRenderer(120, 77, 5, withClip: true, transparentSource: true);
         var full = r.RenderAll();
@@ -77,7 +77,7 @@ public class RendererTests
     }
 
     [Fact]
-    public void Composite_row_matches_the_premultiplied_formula()
+    public void CompositeRowMatchesThePremultipliedFormula()
     {
         // (src BGRA, patch BGRA with weight, clip) -> expected
         byte[] src = [10, 20, 30, 255, 200, 100, 50, 0, 9, 9, 9, 128, 1, 2, 3, 4];

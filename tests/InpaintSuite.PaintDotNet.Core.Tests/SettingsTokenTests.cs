@@ -15,7 +15,7 @@ public class SettingsTokenTests
 
     [Theory]
     [MemberData(nameof(Samples))]
-    public void Token_round_trips_through_string_and_bytes(InpaintSettings settings)
+    public void TokenRoundTripsThroughStringAndBytes(InpaintSettings settings)
     {
         Assert.Equal(settings, InpaintSettings.Parse(settings.Serialize()));
         Assert.Equal(settings, InpaintSettings.FromBytes(settings.ToBytes()));
@@ -24,7 +24,7 @@ public class SettingsTokenTests
     }
 
     [Fact]
-    public void Missing_fields_keep_defaults_and_unknown_fields_are_ignored()
+    public void MissingFieldsKeepDefaultsAndUnknownFieldsAreIgnored()
     {
         var s = InpaintSettings.Parse("{\"v\":1,\"prompt\":\"sky\",\"future\":[1,2]}");
         Assert.Equal(new InpaintSettings { Prompt = "sky" }, s);
@@ -36,14 +36,14 @@ public class SettingsTokenTests
     [InlineData("{\"steps\":\"many\"}")]
     [InlineData("{\"seed\":\"-1\"}")]
     [InlineData("{\"v\":99}")]
-    public void Bad_tokens_fail_with_FormatException(string text)
+    public void BadTokensFailWithFormatException(string text)
     {
         var e = Assert.Throws<FormatException>(() => InpaintSettings.Parse(text));
         Assert.Contains("InpaintSuite settings", e.Message);
     }
 
     [Fact]
-    public void Validate_names_the_bad_field()
+    public void ValidateNamesTheBadField()
     {
         Assert.Null(new InpaintSettings().Validate());
         Assert.Contains("strength", new InpaintSettings { Strength = 1.5f }.Validate());

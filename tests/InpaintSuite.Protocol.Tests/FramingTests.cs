@@ -35,7 +35,7 @@ public sealed class FramingTests
     }
 
     [Fact]
-    public void Header_is_flag_then_big_endian_length()
+    public void HeaderIsFlagThenBigEndianLength()
     {
         var framed = GrpcFraming.Frame(new CancelJobRequest { JobId = "abc" }, gzip: false);
         Assert.Equal(new byte[] { 0, 0, 0, 0, 5, 0x0A, 3, (byte)'a', (byte)'b', (byte)'c' }, framed);
@@ -48,7 +48,7 @@ public sealed class FramingTests
     [InlineData(5)]
     [InlineData(7)]
     [InlineData(4096)]
-    public async Task Messages_split_across_arbitrary_chunks_are_reassembled(int chunk)
+    public async Task MessagesSplitAcrossArbitraryChunksAreReassembled(int chunk)
     {
         var a = new CancelJobRequest { JobId = "first" };
         var b = new CancelJobRequest { JobId = new string('x', 300) };
@@ -61,7 +61,7 @@ public sealed class FramingTests
     }
 
     [Fact]
-    public async Task Zero_length_message_is_a_default_message()
+    public async Task ZeroLengthMessageIsADefaultMessage()
     {
         var messages = await ReadAll(Frame(0, []), 1);
         var m = Assert.Single(messages);
@@ -70,13 +70,13 @@ public sealed class FramingTests
     }
 
     [Fact]
-    public async Task Empty_stream_has_no_messages()
+    public async Task EmptyStreamHasNoMessages()
     {
         Assert.Empty(await ReadAll([], 1));
     }
 
     [Fact]
-    public async Task Oversize_length_prefix_is_resource_exhausted_before_reading_the_payload()
+    public async Task OversizeLengthPrefixIsResourceExhaustedBeforeReadingThePayload()
     {
         // Claims 4 GiB - 1 with no payload: must fail on the prefix, not allocate or wait.
         var e = await Assert.ThrowsAsync<GrpcStatusException>(() => ReadAll(Frame(0, [], uint.MaxValue), 5, max: 1000));
@@ -87,7 +87,7 @@ public sealed class FramingTests
     }
 
     [Fact]
-    public async Task Compressed_flag_without_encoding_is_internal()
+    public async Task CompressedFlagWithoutEncodingIsInternal()
     {
         var gz = GrpcFraming.Gzip([1, 2, 3]);
         var e = await Assert.ThrowsAsync<GrpcStatusException>(() => ReadAll(Frame(1, gz), 3, encoding: null));
@@ -97,7 +97,7 @@ public sealed class FramingTests
     }
 
     [Fact]
-    public async Task Invalid_flag_byte_is_internal()
+    public async Task InvalidFlagByteIsInternal()
     {
         var e = await Assert.ThrowsAsync<GrpcStatusException>(() => ReadAll(Frame(2, [1]), 8));
         Assert.Equal(GrpcStatusCode.Internal, e.StatusCode);
@@ -107,7 +107,7 @@ public sealed class FramingTests
     [InlineData(1)]
     [InlineData(4)]
     [InlineData(9)]
-    public async Task Truncated_frames_are_internal(int keep)
+    public async Task TruncatedFramesAreInternal(int keep)
     {
         var wire = Frame(0, new byte[10]).AsSpan(0, keep).ToArray();
         var e = await Assert.ThrowsAsync<GrpcStatusException>(() => ReadAll(wire, 2));
@@ -115,7 +115,7 @@ public sealed class FramingTests
     }
 
     [Fact]
-    public async Task Gzip_frames_round_trip_and_mix_with_uncompressed_ones()
+    public async Task GzipFramesRoundTripAndMixWithUncompressedOnes()
     {
         var m = new CancelJobRequest { JobId = new string('z', 5000) };
         var gz = GrpcFraming.Frame(m, gzip: true);
@@ -127,7 +127,7 @@ public sealed class FramingTests
     }
 
     [Fact]
-    public async Task Gzip_bomb_is_stopped_at_the_limit()
+    public async Task GzipBombIsStoppedAtTheLimit()
     {
         var big = new byte[10_000_000];
         var e = await Assert.ThrowsAsync<GrpcStatusException>(() => ReadAll(Frame(1, GrpcFraming.Gzip(big)), 1 << 16, encoding: "gzip", max: 1_000_000));
@@ -135,21 +135,21 @@ public sealed class FramingTests
     }
 
     [Fact]
-    public async Task Corrupt_gzip_is_internal()
+    public async Task CorruptGzipIsInternal()
     {
         var e = await Assert.ThrowsAsync<GrpcStatusException>(() => ReadAll(Frame(1, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]), 4, encoding: "gzip"));
         Assert.Equal(GrpcStatusCode.Internal, e.StatusCode);
     }
 
     [Fact]
-    public async Task Unknown_encoding_with_compressed_frame_is_unimplemented()
+    public async Task UnknownEncodingWithCompressedFrameIsUnimplemented()
     {
         var e = await Assert.ThrowsAsync<GrpcStatusException>(() => ReadAll(Frame(1, [1]), 4, encoding: "snappy"));
         Assert.Equal(GrpcStatusCode.Unimplemented, e.StatusCode);
     }
 
     [Fact]
-    public void WriteMessage_to_a_buffer_writer_matches_Frame()
+    public void WriteMessageToABufferWriterMatchesFrame()
     {
         var m = new CancelJobRequest { JobId = "q" };
         var w = new System.Buffers.ArrayBufferWriter<byte>();

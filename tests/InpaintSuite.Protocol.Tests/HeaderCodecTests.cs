@@ -13,7 +13,7 @@ public sealed class HeaderCodecTests
     [InlineData("100u", 1_000L)]
     [InlineData("1n", 1L)]
     [InlineData("99999999S", 999_999_990_000_000L)]
-    public void Timeout_parses_every_unit(string header, long ticks)
+    public void TimeoutParsesEveryUnit(string header, long ticks)
     {
         Assert.True(GrpcTimeout.TryParse(header, out var t));
         Assert.Equal(ticks, t.Ticks);
@@ -27,14 +27,14 @@ public sealed class HeaderCodecTests
     [InlineData("123456789S")]
     [InlineData("-1S")]
     [InlineData("1.5S")]
-    public void Timeout_rejects_malformed_values(string header) => Assert.False(GrpcTimeout.TryParse(header, out _));
+    public void TimeoutRejectsMalformedValues(string header) => Assert.False(GrpcTimeout.TryParse(header, out _));
 
     [Theory]
     [InlineData(1L, "100n")]
     [InlineData(10_000L, "1000000n")]
     [InlineData(30_000_000L, "3000000u")]
     [InlineData(36_000_000_000L, "3600000m")]
-    public void Timeout_formats_at_most_8_digits_without_losing_time(long ticks, string expected)
+    public void TimeoutFormatsAtMost8DigitsWithoutLosingTime(long ticks, string expected)
     {
         var s = GrpcTimeout.Format(TimeSpan.FromTicks(ticks));
         Assert.Equal(expected, s);
@@ -44,7 +44,7 @@ public sealed class HeaderCodecTests
     }
 
     [Fact]
-    public void Timeout_format_of_huge_values_stays_in_8_digits()
+    public void TimeoutFormatOfHugeValuesStaysIn8Digits()
     {
         var s = GrpcTimeout.Format(TimeSpan.FromDays(100000));
         Assert.True(s.Length <= 9, s);
@@ -56,7 +56,7 @@ public sealed class HeaderCodecTests
     [InlineData("100%", "100%25")]
     [InlineData("line\nbreak", "line%0Abreak")]
     [InlineData("größe", "gr%C3%B6%C3%9Fe")]
-    public void Message_percent_encoding_round_trips(string text, string wire)
+    public void MessagePercentEncodingRoundTrips(string text, string wire)
     {
         Assert.Equal(wire, GrpcMessageText.Encode(text));
         Assert.Equal(text, GrpcMessageText.Decode(wire));
@@ -67,7 +67,7 @@ public sealed class HeaderCodecTests
     [InlineData("%G1")]
     [InlineData("abc%4")]
     [InlineData("%FF%FE")]
-    public void Message_decoding_never_fails(string wire) => Assert.NotNull(GrpcMessageText.Decode(wire));
+    public void MessageDecodingNeverFails(string wire) => Assert.NotNull(GrpcMessageText.Decode(wire));
 
     [Theory]
     [InlineData("application/grpc", true)]
@@ -77,10 +77,10 @@ public sealed class HeaderCodecTests
     [InlineData("application/grpcx", false)]
     [InlineData("application/json", false)]
     [InlineData(null, false)]
-    public void Content_type_check(string? value, bool ok) => Assert.Equal(ok, GrpcHeaders.IsGrpcContentType(value));
+    public void ContentTypeCheck(string? value, bool ok) => Assert.Equal(ok, GrpcHeaders.IsGrpcContentType(value));
 
     [Fact]
-    public void Http_status_mapping_follows_the_spec()
+    public void HttpStatusMappingFollowsTheSpec()
     {
         Assert.Equal(GrpcStatusCode.Internal, GrpcStatus.FromHttpStatus(400));
         Assert.Equal(GrpcStatusCode.Unauthenticated, GrpcStatus.FromHttpStatus(401));

@@ -97,7 +97,7 @@ public class DdpmSchedulerTests
     [InlineData("epsilon", "fixed_small", false, true)]
     [InlineData("v_prediction", "fixed_large", true, true)]
     [InlineData("epsilon", "fixed_small_log", false, false)]
-    public void Whole_trace_follows_the_readme_formulas(string prediction, string variance, bool clip, bool threshold)
+    public void WholeTraceFollowsTheReadmeFormulas(string prediction, string variance, bool clip, bool threshold)
     {
         var s = new DdpmScheduler(Config(("prediction_type", prediction), ("variance_type", variance), ("clip_sample", clip), ("thresholding", threshold)));
         Assert.Equal("ddpm", s.Name);
@@ -128,7 +128,7 @@ public class DdpmSchedulerTests
     }
 
     [Fact]
-    public void Clip_sample_defaults_on_as_in_the_diffusers_class_and_the_sd_config_turns_it_off()
+    public void ClipSampleDefaultsOnAsInTheDiffusersClassAndTheSdConfigTurnsItOff()
     {
         var noClip = SchedulerConfig.Parse("""{"num_train_timesteps":1000,"beta_schedule":"scaled_linear","beta_start":0.00085,"beta_end":0.012}""");
         Assert.True(new DdpmScheduler(noClip).ClipSample);
@@ -143,7 +143,7 @@ public class DdpmSchedulerTests
     [InlineData("linspace", 1, 4, new float[] { 999, 666, 333, 0 })]
     [InlineData("trailing", 1, 4, new float[] { 999, 749, 499, 249 })]
     [InlineData("linspace", 0, 7, new float[] { 999, 832, 666, 500, 333, 166, 0 })]
-    public void Spacing_and_offset_come_from_the_config_and_t0_draws_nothing(string spacing, int offset, int n, float[] expected)
+    public void SpacingAndOffsetComeFromTheConfigAndT0DrawsNothing(string spacing, int offset, int n, float[] expected)
     {
         var s = NoiseScheduler.Create("ddpm", Config(("timestep_spacing", spacing), ("steps_offset", offset)));
         s.SetTimesteps(n);
@@ -163,7 +163,7 @@ public class DdpmSchedulerTests
     }
 
     [Fact]
-    public void Img2img_start_keeps_the_full_schedule_for_the_previous_timestep()
+    public void Img2imgStartKeepsTheFullScheduleForThePreviousTimestep()
     {
         var s = NoiseScheduler.Create("ddpm");
         float first = s.SetTimestepsForStrength(20, 0.75);
@@ -185,7 +185,7 @@ public class DdpmSchedulerTests
     [InlineData("lcm")]
     [InlineData("pndm")]
     [InlineData("unipc")]
-    public void Steps_allocate_nothing(string name)
+    public void StepsAllocateNothing(string name)
     {
         // DDPM also with thresholding (its sort buffer) and v-prediction
         var configs = name == "ddpm"

@@ -30,7 +30,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
     private static long[] Seeds(JsonObject info) => [.. info["all_seeds"]!.AsArray().Select(s => s!.GetValue<long>())];
 
     [Fact]
-    public async Task Auto_Photoshop_SD_inpaint_payload_keeps_pixels_outside_the_mask_and_answers_like_A1111()
+    public async Task AutoPhotoshopSDInpaintPayloadKeepsPixelsOutsideTheMaskAndAnswersLikeA1111()
     {
         // The plugin first switches the model through /options (requestSwapModel) ...
         var (status, body, _) = await _d.PostAsync("/sdapi/v1/options", new JsonObject { ["sd_model_checkpoint"] = "tiny-sd-inpaint" });
@@ -121,7 +121,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Stable_gimpfusion_inpainting_payload_batch_of_two_with_grey_mask()
+    public async Task StableGimpfusionInpaintingPayloadBatchOfTwoWithGreyMask()
     {
         // StableGimpfusionPlugin.inpainting(): the layer and its (grey) mask scaled to fitBetween((384,384),(1024,1024)).
         const int w = 512, h = 384;
@@ -164,7 +164,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Stable_gimpfusion_txt2img_payload_and_sizes_seeds_batch()
+    public async Task StableGimpfusionTxt2imgPayloadAndSizesSeedsBatch()
     {
         // StableGimpfusionPlugin.textToImage()'s body (plus the model override a client sets through /options).
         var payload = new JsonObject
@@ -219,7 +219,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Progress_shows_the_running_request_with_a_preview_and_interrupt_stops_it()
+    public async Task ProgressShowsTheRunningRequestWithAPreviewAndInterruptStopsIt()
     {
         var t2i = new JsonObject
         {
@@ -258,7 +258,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Skip_drops_only_the_current_iteration()
+    public async Task SkipDropsOnlyTheCurrentIteration()
     {
         var t2i = new JsonObject
         {
@@ -278,7 +278,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Bad_inputs_get_A1111_errors_and_the_daemon_keeps_serving()
+    public async Task BadInputsGetA1111ErrorsAndTheDaemonKeepsServing()
     {
         var init = A1111Daemon.Png64(A1111Daemon.Picture(64, 48));
         JsonObject Img2Img(Action<JsonObject> change)
@@ -316,7 +316,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Model_and_sampler_lists_have_A1111s_shapes()
+    public async Task ModelAndSamplerListsHaveA1111sShapes()
     {
         var models = (await _d.GetAsync("/sdapi/v1/sd-models")).Body!.AsArray();
         var titles = models.Select(m => m!["title"]!.GetValue<string>()).ToList();
@@ -333,7 +333,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Text_to_image_through_gRPC_gives_the_A1111_pixels_and_cancels()
+    public async Task TextToImageThroughGRPCGivesTheA1111PixelsAndCancels()
     {
         using var client = new InpainterClient(_d.Host.GrpcAddress);
         var request = new W.TextToImageRequest

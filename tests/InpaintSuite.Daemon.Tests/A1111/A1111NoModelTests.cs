@@ -24,7 +24,7 @@ public sealed class A1111NoModelTests : IAsyncLifetime
     public async Task DisposeAsync() => await _d.DisposeAsync();
 
     [Fact]
-    public async Task A_client_with_no_model_installed_inpaints_with_content_aware()
+    public async Task AClientWithNoModelInstalledInpaintsWithContentAware()
     {
         var models = (await _d.GetAsync("/sdapi/v1/sd-models")).Body!.AsArray();
         Assert.Equal(["content-aware"], models.Select(m => m!["title"]!.GetValue<string>()));
@@ -72,7 +72,7 @@ public sealed class A1111NoModelTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Cors_preflight_from_an_allowed_origin_succeeds_and_from_another_fails()
+    public async Task CorsPreflightFromAnAllowedOriginSucceedsAndFromAnotherFails()
     {
         using var ok = await Preflight(Allowed);
         Assert.Equal(200, (int)ok.StatusCode);
@@ -101,7 +101,7 @@ public sealed class A1111NoModelTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Errors_have_A1111s_shape_and_a_huge_image_is_refused_while_serving_goes_on()
+    public async Task ErrorsHaveA1111sShapeAndAHugeImageIsRefusedWhileServingGoesOn()
     {
         var (status, body, _) = await _d.GetAsync("/sdapi/v1/nope");
         Assert.Equal(404, status);
@@ -130,7 +130,7 @@ public sealed class A1111NoModelTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Start_up_endpoints_answer_well_formed()
+    public async Task StartUpEndpointsAnswerWellFormed()
     {
         foreach (var path in new[] { "prompt-styles", "loras", "sd-vae", "hypernetworks", "face-restorers", "realesrgan-models", "script-info", "extensions" })
         {
@@ -171,7 +171,7 @@ public sealed class A1111NoModelTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Api_auth_is_http_basic_and_preflight_needs_none()
+    public async Task ApiAuthIsHttpBasicAndPreflightNeedsNone()
     {
         await using var d = await A1111Daemon.StartAsync(null, o => { o.A1111ApiAuthPasswords = "alice:s3cret,bob:pw"; o.A1111CorsAllowOrigins = Allowed; });
         var (status, body, resp) = await d.GetAsync("/sdapi/v1/sd-models");
@@ -194,7 +194,7 @@ public sealed class A1111NoModelTests : IAsyncLifetime
         new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password)));
 
     [Fact]
-    public async Task A_non_loopback_host_needs_the_bearer_token_or_it_as_basic_password()
+    public async Task ANonLoopbackHostNeedsTheBearerTokenOrItAsBasicPassword()
     {
         await using var d = await A1111Daemon.StartAsync(null, o => { o.Host = "127.0.0.2"; o.AuthToken = "tok-123"; });
         Assert.Equal(401, (await d.GetAsync("/sdapi/v1/sd-models")).Status);

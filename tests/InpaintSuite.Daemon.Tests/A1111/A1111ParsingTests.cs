@@ -14,7 +14,7 @@ public sealed class A1111ParsingTests
         A1111Request.Parse(A1111Json.Parse(Encoding.UTF8.GetBytes(json)), img2img, maxBatch: 8);
 
     [Fact]
-    public void Defaults_are_A1111s()
+    public void DefaultsAreA1111s()
     {
         var r = Parse("{}");
         Assert.Equal(("", "", -1L, 50, 7.0, 512, 512, 1, 1), (r.Prompt, r.NegativePrompt, r.Seed, r.Steps, r.CfgScale, r.Width, r.Height, r.BatchSize, r.Iterations));
@@ -25,7 +25,7 @@ public sealed class A1111ParsingTests
     }
 
     [Fact]
-    public void Strings_are_coerced_unknown_fields_ignored_and_sampler_index_is_the_legacy_name()
+    public void StringsAreCoercedUnknownFieldsIgnoredAndSamplerIndexIsTheLegacyName()
     {
         // What Auto-Photoshop-SD sends: input values as strings, its own bookkeeping fields beside A1111's.
         var r = Parse("""
@@ -66,7 +66,7 @@ public sealed class A1111ParsingTests
     [InlineData("DPM2 a Karras", null, "sampler_index", "DPM2 a Karras")]
     [InlineData("Euler a", "exponential", "scheduler", "exponential")]
     [InlineData("Euler a", "karras", "scheduler", "Karras")]
-    public void Unknown_samplers_are_a_422_naming_the_field_and_the_accepted_values(string sampler, string? scheduler, string field, string named)
+    public void UnknownSamplersAreA422NamingTheFieldAndTheAcceptedValues(string sampler, string? scheduler, string field, string named)
     {
         var e = Assert.Throws<A1111Exception>(() => A1111Samplers.Resolve(sampler, scheduler, "sampler_index"));
         Assert.Equal(422, e.Status);
@@ -86,7 +86,7 @@ public sealed class A1111ParsingTests
     [InlineData("""{"send_images": "maybe"}""", "send_images", "bool_parsing")]
     [InlineData("""{"batch_size": 9}""", "batch_size", "value_error")]
     [InlineData("""[1, 2]""", "body", "dict_type")]
-    public void Bad_values_are_FastAPIs_422_with_loc(string json, string field, string type)
+    public void BadValuesAreFastAPIs422WithLoc(string json, string field, string type)
     {
         var e = Assert.Throws<A1111Exception>(() => Parse(json));
         Assert.Equal((422, "RequestValidationError", field), (e.Status, e.Error, e.Field));
@@ -98,7 +98,7 @@ public sealed class A1111ParsingTests
     }
 
     [Fact]
-    public void Img2img_without_init_images_is_A1111s_404_and_scripts_are_422()
+    public void Img2imgWithoutInitImagesIsA1111s404AndScriptsAre422()
     {
         Assert.Equal(404, Assert.Throws<A1111Exception>(() => Parse("{}", img2img: true)).Status);
         Assert.Equal("Script 'Ultimate SD upscale' not found", Assert.Throws<A1111Exception>(() => Parse("""{"script_name": "Ultimate SD upscale"}""")).Message);
@@ -106,7 +106,7 @@ public sealed class A1111ParsingTests
     }
 
     [Fact]
-    public void Base64_images_come_as_data_urls_or_bare_with_whitespace_or_no_padding()
+    public void Base64ImagesComeAsDataUrlsOrBareWithWhitespaceOrNoPadding()
     {
         var bytes = new byte[] { 137, 80, 78, 71, 1, 2, 3, 4, 250 };
         var b64 = Convert.ToBase64String(bytes);
@@ -120,7 +120,7 @@ public sealed class A1111ParsingTests
     }
 
     [Fact]
-    public void Masks_use_alpha_when_it_varies_else_luminance_binarised_above_128_and_invert()
+    public void MasksUseAlphaWhenItVariesElseLuminanceBinarisedAbove128AndInvert()
     {
         // 5x3 (non-square): RGBA mask painted with opaque white on transparent (openOutpaint-style) ...
         var rgba = new RgbaImage(5, 3);
@@ -141,7 +141,7 @@ public sealed class A1111ParsingTests
     }
 
     [Fact]
-    public void Resize_modes_give_the_asked_size()
+    public void ResizeModesGiveTheAskedSize()
     {
         var img = new RgbaImage(30, 10);
         for (int i = 0; i < img.Data.Length; i++) img.Data[i] = (byte)(i % 256);
@@ -154,7 +154,7 @@ public sealed class A1111ParsingTests
     }
 
     [Fact]
-    public void Infotext_is_A1111s_and_png_info_reads_it_back()
+    public void InfotextIsA1111sAndPngInfoReadsItBack()
     {
         var req = Parse("""{"prompt": "a cat, sitting", "negative_prompt": "blurry", "steps": 12, "cfg_scale": 6.5, "sampler_name": "DPM++ 2M", "scheduler": "karras"}""");
         var run = new A1111RunInfo
@@ -188,7 +188,7 @@ public sealed class A1111ParsingTests
     }
 
     [Fact]
-    public void Core_errors_map_to_A1111_fields_and_statuses()
+    public void CoreErrorsMapToA1111FieldsAndStatuses()
     {
         var e = A1111Endpoint.Map(new Pipelines.InvalidRequestException("strength", "strength 0 is outside (0, 1]"));
         Assert.Equal((422, "denoising_strength"), (e.Status, e.Field));

@@ -36,7 +36,7 @@ public sealed class SkiaCodecTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Every_sample_decodes_like_pillow()
+    public void EverySampleDecodesLikePillow()
     {
         string? missing = TestPaths.PythonModulesMissing("PIL", "cv2", "numpy", "skimage");
         Assert.True(missing == null, "reference decode needs: " + missing);
@@ -79,7 +79,7 @@ public sealed class SkiaCodecTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Header_facts_cmyk_progressive_orientation_and_animation()
+    public void HeaderFactsCmykProgressiveOrientationAndAnimation()
     {
         string? missing = TestPaths.PythonModulesMissing("PIL", "numpy", "skimage");
         Assert.True(missing == null, "samples need: " + missing);
@@ -110,7 +110,7 @@ public sealed class SkiaCodecTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Truncated_and_corrupt_files_are_one_line_errors_never_partial_images()
+    public void TruncatedAndCorruptFilesAreOneLineErrorsNeverPartialImages()
     {
         string? missing = TestPaths.PythonModulesMissing("PIL", "numpy", "skimage");
         Assert.True(missing == null, "samples need: " + missing);
@@ -156,7 +156,7 @@ public sealed class SkiaCodecTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Pixel_budget_is_checked_on_the_header_before_decoding()
+    public void PixelBudgetIsCheckedOnTheHeaderBeforeDecoding()
     {
         var img = PngRoundTripTests.Synthetic(123, 77, PixelDepth.U8, 3);
         foreach (var format in new[] { ImageFormat.Jpeg, ImageFormat.Webp })
@@ -172,7 +172,7 @@ public sealed class SkiaCodecTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Jpeg_and_webp_encode_by_extension_and_other_extensions_are_refused()
+    public void JpegAndWebpEncodeByExtensionAndOtherExtensionsAreRefused()
     {
         var img = PngRoundTripTests.Synthetic(97, 61, PixelDepth.U8, 4);
         for (int i = 3; i < img.Data.Length; i += 4) img.Data[i] = 255;
@@ -207,7 +207,7 @@ public sealed class SkiaCodecTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Pillow_reads_what_we_write()
+    public void PillowReadsWhatWeWrite()
     {
         string? missing = TestPaths.PythonModulesMissing("PIL", "cv2", "numpy");
         Assert.True(missing == null, "reference decode needs: " + missing);
@@ -227,7 +227,7 @@ public sealed class SkiaCodecTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Exif_orientation_maps_every_corner_on_a_non_square_image()
+    public void ExifOrientationMapsEveryCornerOnANonSquareImage()
     {
         // 3x2 with distinct pixels: orientation o shows stored pixel (sx, sy) at (x, y) as EXIF defines
         var src = new RgbaImage(3, 2);

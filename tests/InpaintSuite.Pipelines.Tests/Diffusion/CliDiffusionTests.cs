@@ -29,7 +29,7 @@ public sealed class CliDiffusionTests(TinyModelFolders models) : IDisposable
     }
 
     [Fact]
-    public async Task Four_operations_give_the_right_sizes_and_follow_the_seed()
+    public async Task FourOperationsGiveTheRightSizesAndFollowTheSeed()
     {
         string photo = Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.png");
         string mask = Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.mask.png");
@@ -68,7 +68,7 @@ public sealed class CliDiffusionTests(TinyModelFolders models) : IDisposable
     }
 
     [Fact]
-    public async Task Inpaint_with_ddpm_and_a_ddpm_model_folder_defaults_to_it()
+    public async Task InpaintWithDdpmAndADdpmModelFolderDefaultsToIt()
     {
         string photo = Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.png");
         string mask = Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.mask.png");

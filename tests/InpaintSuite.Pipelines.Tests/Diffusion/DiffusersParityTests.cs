@@ -28,7 +28,7 @@ public sealed class DiffusersParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Reference_has_the_runs_the_issue_names()
+    public void ReferenceHasTheRunsTheIssueNames()
     {
         var runs = Runs().Select(r => (string)r[0]).ToList();
         output.WriteLine($"{runs.Count} reference runs in {TinyRoot}: {string.Join(", ", runs)}");
@@ -39,7 +39,7 @@ public sealed class DiffusersParityTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Runs))]
-    public void Run_matches_diffusers(string run)
+    public void RunMatchesDiffusers(string run)
     {
         Assert.False(run.StartsWith('<'), $"reference folder missing: {run}");
         string dir = Path.Combine(TinyRoot, "reference", run);

@@ -50,7 +50,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task Catalogue_offers_the_three_folders_and_auto_picks_by_operation()
+    public async Task CatalogueOffersTheThreeFoldersAndAutoPicksByOperation()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var names = setup.Catalog.Models.Where(m => m.Usable).Select(m => m.Name).OrderBy(n => n).ToList();
@@ -71,7 +71,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task A_model_installed_while_running_is_picked_up_without_restart()
+    public async Task AModelInstalledWhileRunningIsPickedUpWithoutRestart()
     {
         string dir = Directory.CreateTempSubdirectory("inpaintsuite-live-models-").FullName;
         try
@@ -109,7 +109,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task A_model_replaced_or_removed_while_running_is_reloaded_or_dropped()
+    public async Task AModelReplacedOrRemovedWhileRunningIsReloadedOrDropped()
     {
         string dir = Directory.CreateTempSubdirectory("inpaintsuite-replace-models-").FullName;
         string other = Directory.CreateTempSubdirectory("inpaintsuite-replace-fresh-").FullName;
@@ -167,7 +167,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task Inpaint_is_seeded_and_untouched_outside_the_mask()
+    public async Task InpaintIsSeededAndUntouchedOutsideTheMask()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(200, 136);
@@ -192,7 +192,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task Outpaint_to_16_9_grows_the_canvas_and_keeps_the_original_away_from_the_seam()
+    public async Task OutpaintTo169GrowsTheCanvasAndKeepsTheOriginalAwayFromTheSeam()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(160, 120);
@@ -215,7 +215,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task Img2img_and_depth_produce_the_input_size_and_follow_the_seed()
+    public async Task Img2imgAndDepthProduceTheInputSizeAndFollowTheSeed()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(120, 88);
@@ -237,7 +237,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task Batch_gives_one_result_per_item_with_consecutive_seeds()
+    public async Task BatchGivesOneResultPerItemWithConsecutiveSeeds()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(96, 72);
@@ -253,7 +253,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task Cancel_mid_run_stops_within_one_step()
+    public async Task CancelMidRunStopsWithinOneStep()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(128, 96);
@@ -278,7 +278,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task Large_photo_with_small_mask_goes_through_the_only_masked_crop()
+    public async Task LargePhotoWithSmallMaskGoesThroughTheOnlyMaskedCrop()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(4096, 3072);
@@ -305,7 +305,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
     }
 
     [Fact]
-    public async Task Daemon_runs_the_models_and_lists_them()
+    public async Task DaemonRunsTheModelsAndListsThem()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         await using var daemon = await DaemonHost.StartAsync(new DaemonOptions { GrpcPort = 0, BridgePort = -1, Runner = setup.Runner, Catalog = setup.Catalog });

@@ -87,7 +87,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
         ((Pipelines.Diffusion.DiffusionEngine)s.Setup.Registry.Resolve(model, Operation.Inpaint)).IsLoaded;
 
     [Fact]
-    public async Task Sessions_load_once_and_are_reused_by_later_jobs()
+    public async Task SessionsLoadOnceAndAreReusedByLaterJobs()
     {
         await using var s = await Serve(OneGiB, warmUp: "none");
         using var client = s.Client();
@@ -106,7 +106,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     }
 
     [Fact]
-    public async Task Alternating_two_models_under_a_budget_for_one_evicts_the_least_recently_used()
+    public async Task AlternatingTwoModelsUnderABudgetForOneEvictsTheLeastRecentlyUsed()
     {
         long inpaint = ModelBytes("tiny-sd-inpaint"), baseModel = ModelBytes("tiny-sd-base");
         long budget = Math.Max(inpaint, baseModel) + 64 * 1024; // one model fits, two do not
@@ -134,7 +134,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     }
 
     [Fact]
-    public async Task Warm_up_loads_the_auto_inpaint_model_before_the_first_job()
+    public async Task WarmUpLoadsTheAutoInpaintModelBeforeTheFirstJob()
     {
         await using var s = await Serve(OneGiB, warmUp: "auto");
         using var client = s.Client();
@@ -154,7 +154,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     }
 
     [Fact]
-    public async Task Warm_up_takes_a_model_name_and_none_loads_nothing()
+    public async Task WarmUpTakesAModelNameAndNoneLoadsNothing()
     {
         await using (var named = await Serve(OneGiB, warmUp: "tiny-sd-base"))
         {
@@ -176,7 +176,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     }
 
     [Fact]
-    public async Task A_job_arriving_during_warm_up_waits_for_the_same_load()
+    public async Task AJobArrivingDuringWarmUpWaitsForTheSameLoad()
     {
         await using var s = await Serve(OneGiB, warmUp: "auto");
         using var client = s.Client();
@@ -190,7 +190,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     }
 
     [Fact]
-    public async Task Concurrent_first_requests_for_a_cold_model_cause_exactly_one_load()
+    public async Task ConcurrentFirstRequestsForAColdModelCauseExactlyOneLoad()
     {
         const int clients = 8;
         await using var s = await Serve(OneGiB, warmUp: "none", workers: 4);
@@ -211,7 +211,7 @@ public sealed class ModelCacheDaemonTests(TinyModelFolders models, ITestOutputHe
     }
 
     [Fact]
-    public async Task Warm_up_shortens_the_first_job()
+    public async Task WarmUpShortensTheFirstJob()
     {
         // Not a benchmark (the machine is shared): prints the two first-job latencies and checks the loads moved.
         async Task<(double FirstJobMs, long LoadsDuringJob)> FirstJob(string warmUp)

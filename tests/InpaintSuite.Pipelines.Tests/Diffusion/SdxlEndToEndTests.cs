@@ -28,7 +28,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public void Catalogue_recognises_both_sdxl_folders_by_their_unet_inputs()
+    public void CatalogueRecognisesBothSdxlFoldersByTheirUnetInputs()
     {
         var inpaint = Entry("tiny-sdxl-inpaint");
         var b = Entry("tiny-sdxl-base");
@@ -59,7 +59,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public void A_folder_missing_the_second_encoder_or_tokenizer_is_unusable_with_the_reason()
+    public void AFolderMissingTheSecondEncoderOrTokenizerIsUnusableWithTheReason()
     {
         string dir = Directory.CreateTempSubdirectory("inpaintsuite-sdxl-broken-").FullName;
         try
@@ -76,7 +76,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public void Conditioning_concatenates_both_penultimate_layers_pools_encoder_2_and_zeroes_empty_negatives()
+    public void ConditioningConcatenatesBothPenultimateLayersPoolsEncoder2AndZeroesEmptyNegatives()
     {
         var entry = Entry("tiny-sdxl-inpaint");
         using var model = new DiffusionModel(entry);
@@ -143,7 +143,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public void Generation_size_is_the_bucket_nearest_the_regions_aspect()
+    public void GenerationSizeIsTheBucketNearestTheRegionsAspect()
     {
         Assert.Equal((1024, 1024), SdxlConditioning.BucketSize(700, 690, 1024));
         Assert.Equal((1344, 768), SdxlConditioning.BucketSize(1600, 900, 1024)); // 16:9 -> 1.75
@@ -161,7 +161,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task Inpaint_is_seeded_previewed_and_untouched_outside_the_mask()
+    public async Task InpaintIsSeededPreviewedAndUntouchedOutsideTheMask()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(200, 136);
@@ -193,7 +193,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task Outpaint_and_img2img_keep_their_contracts()
+    public async Task OutpaintAndImg2imgKeepTheirContracts()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(160, 120);
@@ -229,7 +229,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task Batch_and_cancel()
+    public async Task BatchAndCancel()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         var img = Photo(96, 72);
@@ -260,7 +260,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task Daemon_lists_the_architecture_and_runs_sdxl_with_previews()
+    public async Task DaemonListsTheArchitectureAndRunsSdxlWithPreviews()
     {
         await using var setup = EngineSetup.Create(models.Directory);
         await using var daemon = await DaemonHost.StartAsync(new DaemonOptions { GrpcPort = 0, BridgePort = -1, Runner = setup.Runner, Catalog = setup.Catalog });
@@ -288,7 +288,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public void Fp16_vae_upcast_to_fp32_matches_the_fp32_vae_within_fp16_weight_rounding()
+    public void Fp16VaeUpcastToFp32MatchesTheFp32VaeWithinFp16WeightRounding()
     {
         // The fp16 decoder (make_tiny_models' fp16 copy of the SDXL tiny VAE), rewritten as float32 by our converter,
         // against the original float32 decoder on the reference component check (8x12 latents).
@@ -319,7 +319,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task An_fp16_vae_not_marked_safe_runs_in_fp32_and_says_so()
+    public async Task AnFp16VaeNotMarkedSafeRunsInFp32AndSaysSo()
     {
         var entry = Entry("tiny-sdxl-fp16vae");
         Assert.True(entry.Usable, entry.Reason);

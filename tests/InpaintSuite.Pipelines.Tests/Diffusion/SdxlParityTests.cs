@@ -31,7 +31,7 @@ public sealed class SdxlParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Reference_has_an_inpaint_and_an_img2img_run()
+    public void ReferenceHasAnInpaintAndAnImg2imgRun()
     {
         var runs = Runs().Select(r => (string)r[0]).ToList();
         output.WriteLine($"{runs.Count} SDXL reference runs in {Root}: {string.Join(", ", runs)}");
@@ -41,7 +41,7 @@ public sealed class SdxlParityTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Runs))]
-    public void Run_matches_diffusers(string run)
+    public void RunMatchesDiffusers(string run)
     {
         Assert.False(run.StartsWith('<'), $"reference folder missing: {run}");
         string dir = Path.Combine(Root, "reference", run);
@@ -144,7 +144,7 @@ public sealed class SdxlParityTests(ITestOutputHelper output)
 
     /// <summary>Every component check (UNets at other sizes, batch 2 with real-SDXL time ids, VAE at 64x96) through DiffusionModel.</summary>
     [Fact]
-    public void Component_checks_match_through_the_model_interface()
+    public void ComponentChecksMatchThroughTheModelInterface()
     {
         string cc = Path.Combine(Root, "reference", "component_checks");
         float[] F(string name, string file) => NpyReader.Read(Path.Combine(cc, name, file)).ToFloat32();

@@ -28,7 +28,7 @@ public sealed class LoraReferenceTests(TinyModelFolders tiny, ITestOutputHelper 
     }
 
     [Fact]
-    public async Task Every_case_matches_the_torch_reference_within_its_tolerance()
+    public async Task EveryCaseMatchesTheTorchReferenceWithinItsTolerance()
     {
         var dir = TestPaths.LoraReference;
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "cases.json")));

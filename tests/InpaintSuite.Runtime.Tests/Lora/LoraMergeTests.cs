@@ -60,7 +60,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     [InlineData("fp32", 1e-5)]
     [InlineData("fp16", 1e-2)]
     [InlineData("external", 1e-5)]
-    public void Merged_session_matches_the_numpy_merge_for_conv_locon_matmul_and_gemm(string variant, double tolerance)
+    public void MergedSessionMatchesTheNumpyMergeForConvLoconMatmulAndGemm(string variant, double tolerance)
     {
         var stack = new LoraStack(LoraTarget.Unet, [LoraRef.ForFile("t", models.Lora, 0.8f)]);
         var cpu = new OrtSessionOptions { ExecutionProvider = ExecutionProviderKind.Cpu, IntraOpThreads = 1 };
@@ -85,7 +85,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
-    public void Fp16_weights_are_merged_in_fp32_and_stored_back_as_fp16()
+    public void Fp16WeightsAreMergedInFp32AndStoredBackAsFp16()
     {
         var graph = OnnxWeightGraph.Load(models.Model("fp16"));
         var oracle = OnnxWeightGraph.Load(models.Model("fp16_merged"));
@@ -115,7 +115,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
-    public void External_data_weights_are_read_from_their_file_and_inlined()
+    public void ExternalDataWeightsAreReadFromTheirFileAndInlined()
     {
         var graph = OnnxWeightGraph.Load(models.Model("external"));
         Assert.All(graph.Initializers.Values.Where(i => i.ElementSize > 0), i => Assert.True(i.IsExternal, i.Name));
@@ -127,7 +127,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
-    public void Multiplier_zero_leaves_every_weight_byte_identical()
+    public void MultiplierZeroLeavesEveryWeightByteIdentical()
     {
         var graph = OnnxWeightGraph.Load(models.Model("fp32"));
         var result = LoraMerger.Merge(graph, models.Directory, [(LoraFile.Load(models.Lora), 0f)], LoraTarget.Unet, false, "synthetic");
@@ -137,7 +137,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
-    public void Text_encoder_keys_merge_into_the_text_encoder_only_and_unet_keys_into_the_unet_only()
+    public void TextEncoderKeysMergeIntoTheTextEncoderOnlyAndUnetKeysIntoTheUnetOnly()
     {
         var file = LoraFile.FromSafetensors(SafetensorsFile.Parse(SafetensorsFile.Write(
         [
@@ -171,7 +171,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
-    public void Stack_key_is_canonical_order_free_and_sums_a_file_named_twice()
+    public void StackKeyIsCanonicalOrderFreeAndSumsAFileNamedTwice()
     {
         var a = LoraRef.ForFile("a", models.Lora, 0.5f);
         var other = Path.Combine(TestPaths.LoraReference, "style_kohya.safetensors");
@@ -183,7 +183,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
-    public void Unmatched_keys_are_listed_and_fail_unless_lenient()
+    public void UnmatchedKeysAreListedAndFailUnlessLenient()
     {
         var tensors = new List<(string, int[], float[])>
         {
@@ -208,7 +208,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
-    public void An_sdxl_lora_on_an_sd15_model_says_so()
+    public void AnSdxlLoraOnAnSd15ModelSaysSo()
     {
         var tensors = new List<(string, int[], float[])>
         {
@@ -228,7 +228,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     }
 
     [Fact]
-    public void Every_reference_lora_module_maps_to_an_initializer_found_in_the_tiny_unet()
+    public void EveryReferenceLoraModuleMapsToAnInitializerFoundInTheTinyUnet()
     {
         var graph = OnnxWeightGraph.Load(UnetPath);
         var kohya = LoraFile.Load(Path.Combine(TestPaths.LoraReference, "style_kohya.safetensors"));
@@ -260,7 +260,7 @@ public sealed class LoraMergeTests(LoraTestModels models) : IClassFixture<LoraTe
     [InlineData(37, 3, 29, true)]
     [InlineData(5, 32, 131, true)]
     [InlineData(64, 1, 7, false)]
-    public void Vectorised_delta_matches_the_scalar_reference_and_the_transpose(int rows, int rank, int cols, bool transposed)
+    public void VectorisedDeltaMatchesTheScalarReferenceAndTheTranspose(int rows, int rank, int cols, bool transposed)
     {
         var rng = new Random(rows * 1000 + cols);
         var up = Enumerable.Range(0, rows * rank).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();

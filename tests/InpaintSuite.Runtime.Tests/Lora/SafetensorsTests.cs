@@ -20,7 +20,7 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
-    public void Reads_the_reference_files_header_metadata_and_tensors()
+    public void ReadsTheReferenceFilesHeaderMetadataAndTensors()
     {
         var kohya = SafetensorsFile.Load(Ref("style_kohya.safetensors"));
         Assert.Equal(144, kohya.Tensors.Count);
@@ -38,7 +38,7 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
-    public void Round_trips_and_widens_f16_and_bf16()
+    public void RoundTripsAndWidensF16AndBf16()
     {
         var bytes = SafetensorsFile.Write([("a", [2, 3], [1, -2, 3.5f, 0, 0.25f, 6])], new Dictionary<string, string> { ["k"] = "v" });
         Assert.Equal(0, bytes.Length % 4);
@@ -64,7 +64,7 @@ public sealed class SafetensorsTests
     [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}""", 4, "invalid data_offsets")]
     [InlineData("""[1,2]""", 0, "not a JSON object")]
     [InlineData("""{"a": """, 0, "not valid JSON")]
-    public void A_corrupt_file_is_a_clear_error(string header, int data, string expected)
+    public void ACorruptFileIsAClearError(string header, int data, string expected)
     {
         var e = Assert.Throws<SafetensorsFormatException>(() => SafetensorsFile.Parse(File(header, data), "x.safetensors"));
         Assert.Contains(expected, e.Message);
@@ -72,7 +72,7 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
-    public void Header_length_beyond_the_file_or_implausible_is_rejected()
+    public void HeaderLengthBeyondTheFileOrImplausibleIsRejected()
     {
         var real = System.IO.File.ReadAllBytes(Ref("style_kohya.safetensors"));
         Assert.Contains("truncated", Assert.Throws<SafetensorsFormatException>(() => SafetensorsFile.Parse(real[..5000])).Message);

@@ -72,7 +72,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task Install_downloads_files_in_parallel_verifies_and_places_the_folder()
+    public async Task InstallDownloadsFilesInParallelVerifiesAndPlacesTheFolder()
     {
         server.Hold = TimeSpan.FromMilliseconds(300);
         using var installer = Installer();
@@ -95,7 +95,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task Interrupted_download_resumes_with_a_range_request_in_the_same_run_and_in_the_next()
+    public async Task InterruptedDownloadResumesWithARangeRequestInTheSameRunAndInTheNext()
     {
         const int cut = 300_000;
         server.Faults = (path, n) => path == UrlPath("unet/model.onnx") && n == 1 ? new FakeModelServer.Fault(DropAfterBytes: cut) : default;
@@ -136,7 +136,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task Corrupted_download_is_detected_and_fetched_again()
+    public async Task CorruptedDownloadIsDetectedAndFetchedAgain()
     {
         server.Faults = (path, n) => path == UrlPath("text_encoder/model.onnx") && n == 1 ? new FakeModelServer.Fault(Corrupt: true) : default;
         using var installer = Installer();
@@ -147,7 +147,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task Corrupted_installed_file_is_reported_by_verify_and_repaired_by_install()
+    public async Task CorruptedInstalledFileIsReportedByVerifyAndRepairedByInstall()
     {
         using var installer = Installer();
         await installer.InstallAsync("tiny-inpaint");
@@ -167,7 +167,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task A_file_that_never_matches_its_hash_is_never_installed()
+    public async Task AFileThatNeverMatchesItsHashIsNeverInstalled()
     {
         var wrong = Manifest(path => path == "tokenizer/vocab.json" ? new string('0', 64) : null!);
         using var installer = Installer(wrong, retries: 2);
@@ -181,7 +181,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task Offline_gives_a_one_line_error_quickly()
+    public async Task OfflineGivesAOneLineErrorQuickly()
     {
         int closed = FakeModelServer.FreePort();
         using var installer = Installer(baseUrl: $"http://127.0.0.1:{closed}");
@@ -194,7 +194,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task Installs_from_a_local_folder_and_removes()
+    public async Task InstallsFromALocalFolderAndRemoves()
     {
         var mirror = Path.Combine(root, "mirror");
         foreach (var (path, bytes) in content)
@@ -215,7 +215,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task Entries_without_hashes_are_refused_unless_allowed_and_then_recorded()
+    public async Task EntriesWithoutHashesAreRefusedUnlessAllowedAndThenRecorded()
     {
         var m = Manifest();
         var set = m.Models[0];
@@ -237,7 +237,7 @@ public sealed class ModelInstallerTests : IDisposable
     [InlineData("/etc/passwd")]
     [InlineData("unet/./model.onnx")]
     [InlineData("unet\\model.onnx")]
-    public void Manifest_rejects_paths_that_could_escape_the_model_folder(string path)
+    public void ManifestRejectsPathsThatCouldEscapeTheModelFolder(string path)
     {
         var json = "{\"models\":[{\"name\":\"x\",\"kind\":\"inpaint\",\"files\":[{\"path\":\"" + path.Replace("\\", "\\\\") + "\"}]}]}";
         var e = Assert.Throws<ModelInstallException>(() => ModelManifest.Parse(json));
@@ -245,7 +245,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public void Describe_of_a_folder_round_trips_through_the_manifest()
+    public void DescribeOfAFolderRoundTripsThroughTheManifest()
     {
         var dir = Path.Combine(root, "export");
         foreach (var (path, bytes) in content)
@@ -261,7 +261,7 @@ public sealed class ModelInstallerTests : IDisposable
     }
 
     [Fact]
-    public void The_shipped_manifest_is_valid_and_marks_unknown_hashes()
+    public void TheShippedManifestIsValidAndMarksUnknownHashes()
     {
         var m = ModelManifest.Load(Path.Combine(TestPaths.RepoRoot, "models", "manifest.json"));
         Assert.Contains(m.Models, s => s.Kind == "inpaint");
