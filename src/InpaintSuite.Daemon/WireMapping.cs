@@ -171,7 +171,7 @@ public static class WireMapping
         return new MaskOptions
         {
             Grow = m.HasGrow ? m.Grow : 0,
-            Feather = m.HasFeather ? m.Feather : 4,
+            Feather = m.HasFeather ? m.Feather : null, // absent: the engine's default (OperationRunner.EffectiveFeather)
             FillMode = m.FillMode switch
             {
                 W.FillMode.Blur => FillMode.Blur,
@@ -329,7 +329,6 @@ public static class WireMapping
         var w = new W.MaskOptions
         {
             Grow = m.Grow,
-            Feather = m.Feather,
             FillMode = m.FillMode switch
             {
                 FillMode.Blur => W.FillMode.Blur,
@@ -342,6 +341,7 @@ public static class WireMapping
             WholeImageContext = m.WholeImageContext,
             ColorMatch = m.ColorMatch,
         };
+        if (m.Feather is { } f) w.Feather = f;
         if (m.ContextPadding is { } cp) w.ContextPadding = (uint)Math.Max(0, cp);
         return w;
     }

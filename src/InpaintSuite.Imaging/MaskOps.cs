@@ -5,8 +5,8 @@ namespace InpaintSuite.Imaging;
 /// <summary>Defaults adopted from the tools users know.</summary>
 public static class CraftDefaults
 {
-    /// <summary>A1111 "mask blur" (Gaussian sigma in px of the composite mask).</summary>
-    public const float MaskBlur = 4;
+    /// <summary>Default feather of diffusion engines in px (A1111's "mask blur" 4): a blend band of 2 x 4 = 8 px outside the mask.</summary>
+    public const float DiffusionFeather = 4;
     /// <summary>A1111 "only masked padding, pixels".</summary>
     public const int OnlyMaskedPadding = 32;
     /// <summary>IOPaint crop margin.</summary>
@@ -20,7 +20,7 @@ public static class CraftDefaults
         => Math.Max(Math.Max(canvasWidth, canvasHeight) / 16, Math.Max(selection.Width, selection.Height) / 2);
 }
 
-/// <summary>Mask craft: threshold, grow/shrink, feather, composite mask, bounding box, crop region.</summary>
+/// <summary>Mask craft: threshold, grow/shrink, feather, blend weight, bounding box, crop region.</summary>
 public static class MaskOps
 {
     /// <summary>Binary mask: 255 where value &gt;= threshold, else 0.</summary>
@@ -71,52 +71,45 @@ public static class MaskOps
     public static Mask Feather(Mask mask, float sigmaPx) => GaussianBlur.Blur(mask, sigmaPx);
 
     /// <summary>
-    /// The composite (blend) mask: binarise, erode by 2 sigma, Gaussian-blur by sigma, then clamp to the
-    /// binarised mask, so the blend ramps from ~0 (2%) at the selection edge to 1 inside and never leaves the
-    /// repainted area. Masks thinner than the ramp (inscribed radius R &lt; 4 sigma) use sigma' = R/4 and erode
-    /// R/2, so their centre still reaches ~1 instead of being eroded away (one R for the whole mask: a thin
-    /// stroke beside a big blob keeps the blob's ramp). Zero wherever <paramref name="mask"/> &lt; 128.
+    /// The blend weight of a result (the product's mask contract, docs/masks-and-blending.md): the user's coverage
+    /// itself (255 = fully replaced, 0 = unchanged, partial = blended by coverage), raised in a band of
+    /// <paramref name="band"/> px OUTSIDE the selection (coverage &gt;= 128) by a smoothstep ramp that falls from ~1 next
+    /// to the selection to 0 beyond <paramref name="band"/> px (krita-ai-diffusion's grow-then-feather: the transition
+    /// never eats into the hole, so the removed object's pixels never blend back in). Pixels farther than
+    /// <paramref name="band"/> px from the selection keep their coverage; band 0 returns the coverage unchanged.
     /// </summary>
-    public static Mask CompositeMask(Mask mask, float featherSigma)
+    public static Mask BlendWeight(Mask coverage, int band)
     {
-        // The result is zero outside the binarised mask's box, so the work runs on that box plus a margin holding
-        // the blur radius and one unmasked pixel (the nearest unmasked pixel of any box pixel is then inside the
-        // window, and the blur never reaches the window's replicated edge from inside the box): a small mask in a
-        // large region costs a small mask's time, with the same bytes as the whole-image computation.
-        var box = BoundingBox(mask, 128);
-        if (box.IsEmpty) return new Mask(mask.Width, mask.Height);
-        double margin = (featherSigma > 0 ? Math.Ceiling(3.0 * featherSigma) : 0) + 2;
-        if (margin >= Math.Max(mask.Width, mask.Height)) return CompositeMaskWhole(mask, featherSigma);
-        int m = (int)margin;
-        var win = new PixelRect(box.X - m, box.Y - m, box.Width + 2 * m, box.Height + 2 * m)
-            .Intersect(new PixelRect(0, 0, mask.Width, mask.Height));
-        if (win.Width == mask.Width && win.Height == mask.Height) return CompositeMaskWhole(mask, featherSigma);
-        var sub = CompositeMaskWhole(mask.Crop(win.X, win.Y, win.Width, win.Height), featherSigma);
-        var result = new Mask(mask.Width, mask.Height);
-        for (int y = 0; y < win.Height; y++) sub.Row(y).CopyTo(result.Row(y + win.Y).Slice(win.X));
-        return result;
+        var r = coverage.Clone();
+        if (band <= 0) return r;
+        var d2 = DistanceTransform.SquaredEdt(coverage.Data, coverage.Width, coverage.Height, v => v >= 128);
+        long lim = (long)band * band;
+        var ramp = BandRamp(band);
+        var data = r.Data;
+        for (int i = 0; i < d2.Length; i++)
+        {
+            long d = d2[i];
+            if (d == 0 || d > lim) continue;
+            byte w = ramp[d];
+            if (w > data[i]) data[i] = w;
+        }
+        return r;
     }
 
-    /// <summary><see cref="CompositeMask"/> computed over the whole mask (the reference the windowed form equals).</summary>
-    internal static Mask CompositeMaskWhole(Mask mask, float featherSigma)
+    /// <summary>Band weight by squared distance 0..band^2: 255 * smoothstep(t), t = (band + 1 - d) / (band + 1).</summary>
+    internal static byte[] BandRamp(int band)
     {
-        var bin = Threshold(mask);
-        if (!(featherSigma > 0)) return bin;
-        var d2 = DistanceTransform.SquaredEdt(bin.Data, bin.Width, bin.Height, v => v == 0);
-        long maxD2 = 0;
-        for (int i = 0; i < d2.Length; i++) if (bin.Data[i] != 0 && d2[i] > maxD2) maxD2 = d2[i];
-        if (maxD2 == 0) return bin; // empty mask
-        double inscribed = maxD2 >= DistanceTransform.NoFeature ? double.PositiveInfinity : Math.Sqrt(maxD2);
-        float sigma = (float)Math.Min(featherSigma, inscribed / 4);
-        int erode = (int)Math.Floor(Math.Min(2.0 * featherSigma, inscribed / 2));
-        long lim = (long)erode * erode;
-        var eroded = new Mask(bin.Width, bin.Height);
-        for (int i = 0; i < d2.Length; i++)
-            if (bin.Data[i] != 0 && d2[i] > lim) eroded.Data[i] = 255;
-        var blurred = GaussianBlur.Blur(eroded, sigma);
-        MinInPlace(blurred.Data, bin.Data);
-        return blurred;
+        var ramp = new byte[(long)band * band + 1];
+        for (int d2 = 0; d2 < ramp.Length; d2++)
+        {
+            double t = (band + 1 - Math.Sqrt(d2)) / (band + 1);
+            ramp[d2] = (byte)Math.Round(255 * t * t * (3 - 2 * t));
+        }
+        return ramp;
     }
+
+    /// <summary>Width in px of the blend band outside the mask for a feather of <paramref name="feather"/> px: 2 x feather, rounded up.</summary>
+    public static int BandWidth(float feather) => feather > 0 ? (int)Math.Ceiling(2.0 * feather - 1e-6) : 0;
 
     internal static void MinInPlace(Span<byte> a, ReadOnlySpan<byte> b)
     {

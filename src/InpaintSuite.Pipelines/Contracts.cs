@@ -46,8 +46,12 @@ public sealed record MaskOptions
 {
     /// <summary>Grow (positive) or shrink (negative) the mask in px.</summary>
     public int Grow { get; init; }
-    /// <summary>Feather width of the composite mask in px (A1111's mask blur, default 4).</summary>
-    public float Feather { get; init; } = 4;
+    /// <summary>
+    /// Feather of the blend in px: the result is blended into the image in a band of 2 x feather px OUTSIDE the
+    /// mask (inside it every fully covered pixel is replaced). Null = the engine's default: 4 for diffusion engines,
+    /// 0 (no band: nothing outside the mask changes) for content-aware and fill (docs/masks-and-blending.md).
+    /// </summary>
+    public float? Feather { get; init; }
     public FillMode FillMode { get; init; } = FillMode.Default;
     /// <summary>Context padding around the mask box in px; null = automatic.</summary>
     public int? ContextPadding { get; init; }
@@ -65,7 +69,7 @@ public sealed record OutpaintExtent
     /// <summary>When set (both &gt; 0), the canvas grows to this aspect ratio instead.</summary>
     public int AspectWidth { get; init; }
     public int AspectHeight { get; init; }
-    /// <summary>Width in px of the old image's border that is repainted and blended with the new area; null = max(8, 5 * feather).</summary>
+    /// <summary>Width in px of the old image's border that is repainted and blended with the new area (the blend band); null = the feather's band.</summary>
     public int? BlendOverlap { get; init; }
 }
 

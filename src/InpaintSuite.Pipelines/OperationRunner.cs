@@ -6,9 +6,11 @@ namespace InpaintSuite.Pipelines;
 /// <summary>
 /// Runs inpaint and outpaint (and hands img2img / depth-to-image to engines that support them) through the
 /// engine seam with the region craft around it:
-/// validate -> hole mask (given mask, or the transparent pixels) -> grow/shrink -> crop region with context ->
-/// engine.FillAsync -> composite mask (eroded + feathered inside the hole) -> one patch per batch item
-/// covering only the pixels that change (colour = generated, alpha = blend weight, input depth).
+/// validate -> hole mask (given mask, or the transparent pixels) -> grow/shrink -> blend weight (the coverage, plus
+/// the feather band OUTSIDE the mask for diffusion engines) -> crop region with context -> engine.FillAsync on every
+/// pixel of weight &gt; 0 -> one patch per batch item covering only the pixels that change (colour = generated,
+/// alpha = blend weight, input depth). The contract (docs/masks-and-blending.md): coverage 255 is fully replaced,
+/// coverage 0 never changes outside the band, partial coverage blends by coverage.
 /// Empty mask: one patch covering the whole image with alpha 0 everywhere (clients composite to the input).
 /// </summary>
 public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limits = null) : IOperationRunner
@@ -29,13 +31,22 @@ public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limit
         return request.Operation switch
         {
             Operation.Outpaint => await OutpaintAsync(request, engine, seed, batch, progress, cancellationToken).ConfigureAwait(false),
-            Operation.Inpaint => await InpaintAsync(request, request.Image, HoleMask(request), engine, seed, batch, 0, 0, null, progress, cancellationToken).ConfigureAwait(false),
+            Operation.Inpaint => await InpaintAsync(request, request.Image, HoleMask(request), engine, seed, batch, 0, 0, null,
+                MaskOps.BandWidth(EffectiveFeather(engine, request.MaskOptions)), progress, cancellationToken).ConfigureAwait(false),
             _ => await WholeImageAsync(request, engine, seed, batch, progress, cancellationToken).ConfigureAwait(false),
         };
     }
 
     /// <summary>A random seed that fits every consumer (53 bits: exact in a double, positive in an int64).</summary>
     public static ulong RandomSeed() => (ulong)Random.Shared.NextInt64(0, 1L << 53);
+
+    /// <summary>
+    /// The feather in effect: the request's, else the engine's default. Diffusion engines blend through a band outside
+    /// the mask (their output drifts in colour from the photo, a hard edge would show); content-aware and fill copy or
+    /// extend the photo's own pixels, and the eval's seam score is best with no band (docs/masks-and-blending.md).
+    /// </summary>
+    public static float EffectiveFeather(IFillEngine engine, MaskOptions options)
+        => options.Feather ?? (EngineRegistry.IsDiffusion(engine) ? CraftDefaults.DiffusionFeather : 0f);
 
     /// <summary>The given mask, or (no mask) the transparent pixels: mask = 255 - alpha.</summary>
     public static Mask HoleMask(OperationRequest r)
@@ -81,19 +92,20 @@ public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limit
     }
 
     /// <summary>
-    /// Inpaint on <paramref name="canvas"/> with <paramref name="hole"/>. <paramref name="forceFull"/> marks pixels
-    /// whose blend weight must be 1 (outpaint's new area, which has nothing to blend with).
+    /// Inpaint on <paramref name="canvas"/> with <paramref name="hole"/> (coverage). <paramref name="forceFull"/> marks
+    /// pixels whose blend weight must be 1 (outpaint's new area, which has nothing to blend with); <paramref name="band"/>
+    /// is the blend band outside the mask in px (0 = nothing outside the mask changes).
     /// </summary>
     private async Task<OperationResult> InpaintAsync(OperationRequest request, RgbaImage canvas, Mask hole, IFillEngine engine, ulong seed, int batch,
-        int offX, int offY, Mask? forceFull, IProgress<OperationProgress>? progress, CancellationToken ct)
+        int offX, int offY, Mask? forceFull, int band, IProgress<OperationProgress>? progress, CancellationToken ct)
     {
         var opts = request.MaskOptions;
-        // Mask craft runs on a window around the hole (box + grow + 2 px), not the whole canvas: a small mask
-        // on a 4096x3072 photo costs a small-mask's time. Grow/shrink inside the window is exact because every
-        // pixel outside it is unmasked and the window keeps a 2 px unmasked margin (except at canvas edges).
+        // Mask craft runs on a window around the hole (box + grow + band + 2 px), not the whole canvas: a small mask
+        // on a 4096x3072 photo costs a small-mask's time. Grow and the band's distances inside the window are exact
+        // because every pixel outside it is unmasked and the window keeps a 2 px unmasked margin (except at canvas edges).
         var holeBox = MaskOps.BoundingBox(hole, 1);
         if (holeBox.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
-        int margin = Math.Max(0, opts.Grow) + 2;
+        int margin = Math.Max(0, opts.Grow) + band + 2;
         var win = new PixelRect(holeBox.X - margin, holeBox.Y - margin, holeBox.Width + 2 * margin, holeBox.Height + 2 * margin)
             .Intersect(new PixelRect(0, 0, canvas.Width, canvas.Height));
         var holeW = hole.Crop(win.X, win.Y, win.Width, win.Height); // a copy: the caller's mask is never modified
@@ -103,7 +115,10 @@ public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limit
         var transparent = TransparentWithin(canvas, grown, win);
         if (transparent != null) { if (forceW != null) MaxInPlace(transparent, forceW); forceW = transparent; }
         if (forceW != null) MaxInPlace(grown, forceW);
-        var boxW = MaskOps.BoundingBox(grown, 128);
+        // The blend weight is the product's contract; the engine repaints every pixel it reaches (weight > 0), so a
+        // partially covered pixel blends the photo with generated content, never with the engine's copy of the photo.
+        var weightW = MaskOps.BlendWeight(grown, band);
+        var boxW = MaskOps.BoundingBox(weightW, 1);
         if (boxW.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
         var box = new PixelRect(boxW.X + win.X, boxW.Y + win.Y, boxW.Width, boxW.Height);
 
@@ -114,8 +129,8 @@ public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limit
                 minSize: CraftDefaults.MinRegionSize, multiple: CraftDefaults.RegionMultiple);
 
         var regionImage = canvas.Crop(region.X, region.Y, region.Width, region.Height);
-        var regionMask = FromWindow(grown, win, region);
-        var engineMask = MaskOps.Threshold(regionMask);
+        var weight = FromWindow(weightW, win, region);
+        var engineMask = MaskOps.Threshold(weight, 1);
         var engineImage = engine is IWorkingDepth wd ? PixelConversions.ConvertDepth(regionImage, wd.WorkingDepth) : regionImage;
         var depth = request.DepthMap is { } dm && request.Operation != Operation.Outpaint ? dm.Crop(region.X, region.Y, region.Width, region.Height) : null;
 
@@ -136,11 +151,9 @@ public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limit
         ct.ThrowIfCancellationRequested();
         CheckEngineOutput(engine, generated, batch, region);
 
-        var composite = MaskOps.CompositeMask(regionMask, opts.Feather);
-        if (forceW != null) MaxInPlace(composite, FromWindow(forceW, win, region));
-        var changed = MaskOps.BoundingBox(composite, 1);
+        var changed = MaskOps.BoundingBox(weight, 1);
         if (changed.IsEmpty) return Unchanged(canvas, engine.Name, seed, offX, offY);
-        var weight = composite.Crop(changed.X, changed.Y, changed.Width, changed.Height);
+        var patchWeight = weight.Crop(changed.X, changed.Y, changed.Width, changed.Height);
 
         var patches = new List<ResultPatch>(batch);
         for (int i = 0; i < batch; i++)
@@ -149,10 +162,10 @@ public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limit
             ct.ThrowIfCancellationRequested();
             // Colour matching reads the whole region; otherwise only the changed box is converted (per-pixel, same bytes).
             var gen = opts.ColorMatch
-                ? ColorMatch.Apply(PixelConversions.ConvertDepth(generated[i], canvas.Depth), regionImage, regionMask)
+                ? ColorMatch.Apply(PixelConversions.ConvertDepth(generated[i], canvas.Depth), regionImage, engineMask)
                     .Crop(changed.X, changed.Y, changed.Width, changed.Height)
                 : PixelConversions.ConvertDepth(generated[i].Crop(changed.X, changed.Y, changed.Width, changed.Height), canvas.Depth);
-            var patch = Compositor.MakePatch(gen, weight, canvas.Depth);
+            var patch = Compositor.MakePatch(gen, patchWeight, canvas.Depth);
             patches.Add(new ResultPatch(region.X + changed.X, region.Y + changed.Y, patch, seed + (ulong)i));
         }
         progress?.Report(new OperationProgress(1, 1, "composite"));
@@ -251,31 +264,25 @@ public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limit
         if (cw == input.Width && ch == input.Height && request.Mask is null)
             return Unchanged(canvas, engine.Name, seed, ox, oy); // already at the aspect ratio
 
-        int overlap = ext.BlendOverlap ?? Math.Max(8, (int)Math.Ceiling(5 * request.MaskOptions.Feather));
+        // The new area is the hole; the old image is unmasked, so only the blend band (the feather's, or an explicit
+        // overlap) reaches into it. Content-aware and fill default to no band: the old image stays byte-identical.
+        int band = ext.BlendOverlap ?? MaskOps.BandWidth(EffectiveFeather(engine, request.MaskOptions));
         var newArea = new Mask(cw, ch);
-        var hole = new Mask(cw, ch);
         for (int y = 0; y < ch; y++)
         {
             var na = newArea.Row(y);
-            var h = hole.Row(y);
             bool rowOutside = y < oy || y >= oy + input.Height;
             for (int x = 0; x < cw; x++)
-            {
-                bool outside = rowOutside || x < ox || x >= ox + input.Width;
-                if (outside) { na[x] = 255; h[x] = 255; continue; }
-                // the old image's border band on the sides that were extended
-                int dl = ox > 0 ? x - ox : int.MaxValue, dr = ox + input.Width < cw ? ox + input.Width - 1 - x : int.MaxValue;
-                int dt = oy > 0 ? y - oy : int.MaxValue, db = oy + input.Height < ch ? oy + input.Height - 1 - y : int.MaxValue;
-                if (Math.Min(Math.Min(dl, dr), Math.Min(dt, db)) < overlap) h[x] = 255;
-            }
+                if (rowOutside || x < ox || x >= ox + input.Width) na[x] = 255;
         }
+        var hole = newArea.Clone();
         if (request.Mask is { } m)
         {
             var placed = new Mask(cw, ch);
             for (int y = 0; y < m.Height; y++) m.Row(y).CopyTo(placed.Row(y + oy).Slice(ox, m.Width));
             MaxInPlace(hole, placed);
         }
-        return await InpaintAsync(request, canvas, hole, engine, seed, batch, ox, oy, newArea, progress, ct).ConfigureAwait(false);
+        return await InpaintAsync(request, canvas, hole, engine, seed, batch, ox, oy, newArea, band, progress, ct).ConfigureAwait(false);
     }
 
     /// <summary>img2img / depth: the whole image is the region, mask all 255 (or the given mask).</summary>
@@ -296,7 +303,8 @@ public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limit
                 MaskOptions = request.Mask is null ? request.MaskOptions with { WholeImageContext = true, Grow = 0 } : request.MaskOptions,
                 DepthMap = request.DepthMap,
             },
-            img, mask, engine, seed, batch, 0, 0, request.Mask is null ? full : null, progress, ct).ConfigureAwait(false);
+            img, mask, engine, seed, batch, 0, 0, request.Mask is null ? full : null,
+            MaskOps.BandWidth(EffectiveFeather(engine, request.MaskOptions)), progress, ct).ConfigureAwait(false);
     }
 }
 

@@ -12,8 +12,8 @@ public sealed record RequestLimits
     /// <summary>The most batch items any engine produces in one job (memory: each is a full region).</summary>
     public const int BatchCap = 16;
 
-    public static readonly IReadOnlyList<string> KnownSchedulers =
-        ["ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras", "lcm", "pndm", "unipc"];
+    /// <summary>The runtime's scheduler names (Capabilities.schedulers): one list, so validation cannot drift from what runs.</summary>
+    public static IReadOnlyList<string> KnownSchedulers => Runtime.Schedulers.NoiseScheduler.Names;
 
     public static RequestLimits Default { get; } = new();
 
@@ -87,8 +87,8 @@ public sealed record RequestLimits
 
         var o = r.MaskOptions;
         if (Math.Abs((long)o.Grow) > MaxGrow) throw new InvalidRequestException("mask_options.grow", $"mask_options.grow = {o.Grow} is outside ±{MaxGrow}");
-        if (!float.IsFinite(o.Feather) || o.Feather < 0 || o.Feather > MaxFeather)
-            throw new InvalidRequestException("mask_options.feather", $"mask_options.feather = {o.Feather} is outside 0..{MaxFeather}");
+        if (o.Feather is { } f && (!float.IsFinite(f) || f < 0 || f > MaxFeather))
+            throw new InvalidRequestException("mask_options.feather", $"mask_options.feather = {f} is outside 0..{MaxFeather}");
         if (o.ContextPadding is { } p && (p < 0 || p > MaxContextPadding))
             throw new InvalidRequestException("mask_options.context_padding", $"mask_options.context_padding = {p} is outside 0..{MaxContextPadding}");
 

@@ -53,8 +53,8 @@ public class ImagingBenchmarks
     [Benchmark(Description = "Feather sigma 16, 4096^2 mask")]
     public Mask MaskFeather16() => MaskOps.Feather(_mask, 16);
 
-    [Benchmark(Description = "Composite mask (erode+feather 4), 4096^2")]
-    public Mask CompositeMask4() => MaskOps.CompositeMask(_mask, 4);
+    [Benchmark(Description = "Blend weight (8 px band outside the mask), 4096^2")]
+    public Mask BlendWeight8() => MaskOps.BlendWeight(_mask, 8);
 }
 
 /// <summary>

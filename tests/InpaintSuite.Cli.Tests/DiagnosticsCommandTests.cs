@@ -47,6 +47,20 @@ public class DiagnosticsCommandTests
     }
 
     [Fact]
+    public async Task SchedulePrintsDdpmTimestepsAndTheImg2imgStart()
+    {
+        var (code, stdout, err) = await Cli("schedule", "--scheduler", "ddpm", "--steps", "4");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal([751.0, 501.0, 251.0, 1.0], doc.RootElement.GetProperty("timesteps").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.False(doc.RootElement.TryGetProperty("sigmas", out _));
+        Assert.Equal(1.0, doc.RootElement.GetProperty("init_noise_sigma").GetDouble());
+        var (code2, stdout2, err2) = await Cli("schedule", "--scheduler", "ddpm", "--steps", "20", "--strength", "0.75");
+        Assert.True(code2 == 0, err2);
+        Assert.Contains("701", stdout2);
+    }
+
+    [Fact]
     public async Task UnknownSchedulerIsAUsageError()
     {
         var (code, _, err) = await Cli("schedule", "--scheduler", "heun", "--steps", "4");

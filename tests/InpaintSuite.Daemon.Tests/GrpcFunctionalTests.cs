@@ -235,6 +235,7 @@ public sealed class GrpcFunctionalTests
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, watch.Current.Status);
         var caps = await client.GetCapabilitiesAsync();
         Assert.Contains("fill", caps.Engines);
+        Assert.Contains("ddpm", caps.Schedulers);
         Assert.False(caps.AuthRequired);
         Assert.True(caps.MaxMessageBytes >= 8192UL * 8192 * 4);
     }

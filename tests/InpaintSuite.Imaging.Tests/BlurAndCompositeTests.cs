@@ -94,8 +94,9 @@ public class CompositeInvariantTests
         select new Case(w, h, feather, grow, depth, seed, rx, ry);
 
     /// <summary>
-    /// Random masks, feather and grow: wherever the composite mask is 0 the output equals the input byte for byte,
-    /// and the composite mask is 0 wherever the grown mask is not repainted (&lt; 128).
+    /// Random masks, feather and grow: wherever the blend weight is 0 the output equals the input byte for byte, the
+    /// weight is 0 wherever the mask is 0 and no repainted (&gt;= 128) pixel lies within the band, and fully covered
+    /// pixels take the generated pixel.
     /// </summary>
     [Fact]
     public void OutsideCompositeMaskOutputIsByteIdentical()
@@ -106,7 +107,9 @@ public class CompositeInvariantTests
             var input = TestImages.Random(cw, ch, c.Depth, c.Seed);
             var generated = TestImages.Random(c.W, c.H, c.Depth, c.Seed + 1);
             var mask = MaskOps.Grow(TestImages.Blobs(c.W, c.H, c.Seed), c.Grow);
-            var comp = MaskOps.CompositeMask(mask, c.Feather);
+            int band = MaskOps.BandWidth(c.Feather);
+            var comp = MaskOps.BlendWeight(mask, band);
+            var d2 = DistanceTransform.SquaredEdt(mask.Data, c.W, c.H, v => v >= 128);
             var output = Compositor.Composite(input, generated, comp, c.RegionX, c.RegionY);
             int bpp = 4 * (int)c.Depth;
             for (int y = 0; y < ch; y++)
@@ -115,7 +118,8 @@ public class CompositeInvariantTests
                 int mx = x - c.RegionX, my = y - c.RegionY;
                 bool inRegion = mx >= 0 && my >= 0 && mx < c.W && my < c.H;
                 byte m = inRegion ? comp.Data[my * c.W + mx] : (byte)0;
-                if (inRegion && mask.Data[my * c.W + mx] < 128 && m != 0) return false;
+                if (inRegion && mask.Data[my * c.W + mx] == 0 && d2[my * c.W + mx] > (long)band * band && m != 0) return false;
+                if (inRegion && mask.Data[my * c.W + mx] == 255 && m != 255) return false;
                 if (m == 0 && !input.Data.AsSpan((y * cw + x) * bpp, bpp).SequenceEqual(output.Data.AsSpan((y * cw + x) * bpp, bpp))) return false;
             }
             return true;

@@ -8,7 +8,7 @@ public class SettingsTokenTests
     public static TheoryData<InpaintSettings> Samples() => new()
     {
         new InpaintSettings(),
-        new InpaintSettings { Prompt = "a wooden floor, \"oak\"\n\tsunlit — 日本語 🙂", NegativePrompt = "blurry, text", Engine = "sd15-inpainting", Strength = 0.35f, Steps = 28, Seed = ulong.MaxValue, Grow = -7, Feather = 12.5f, ContextPadding = 300, DaemonAddress = "http://127.0.0.1:6000" },
+        new InpaintSettings { Prompt = "a wooden floor, \"oak\"\n\tsunlit — 日本語 🙂", NegativePrompt = "blurry, text", Engine = "sd15-inpainting", Strength = 0.35f, Steps = 28, Scheduler = "ddpm", Seed = ulong.MaxValue, Grow = -7, Feather = 12.5f, ContextPadding = 300, DaemonAddress = "http://127.0.0.1:6000" },
         new InpaintSettings { Strength = 0.1f, Feather = 0.3f, Seed = 0, Grow = 256 },
         new InpaintSettings { Strength = 1f / 3f, Feather = float.Epsilon, Seed = 9007199254740993UL, Engine = "content-aware" },
     };
@@ -48,6 +48,11 @@ public class SettingsTokenTests
         Assert.Null(new InpaintSettings().Validate());
         Assert.Contains("strength", new InpaintSettings { Strength = 1.5f }.Validate());
         Assert.Contains("steps", new InpaintSettings { Steps = -1 }.Validate());
+        Assert.Contains("scheduler 'heun'", new InpaintSettings { Scheduler = "heun" }.Validate());
+        foreach (var name in InpaintSettings.Schedulers) Assert.Null(new InpaintSettings { Scheduler = name }.Validate());
+        Assert.Contains("ddpm", InpaintSettings.Schedulers);
+        Assert.Equal("ddpm", InpaintPlanner.ToWire(new InpaintSettings { Scheduler = "ddpm" }).Scheduler);
+        Assert.Equal("", InpaintPlanner.ToWire(new InpaintSettings()).Scheduler);
         Assert.Contains("daemon address", new InpaintSettings { DaemonAddress = "localhost:1" }.Validate());
     }
 }

@@ -125,6 +125,7 @@ public static class InpaintPlanner
             Prompt = s.Prompt,
             NegativePrompt = s.NegativePrompt,
             Steps = (uint)s.Steps,
+            Scheduler = s.Scheduler,
             Strength = s.Strength,
             BatchSize = 1,
         };

@@ -21,6 +21,12 @@ public sealed record InpaintSettings
     public float Strength { get; init; } = 1f;
     /// <summary>0 = the engine's default.</summary>
     public int Steps { get; init; }
+    /// <summary>"" = the model's default (its scheduler_config.json), else one of <see cref="Schedulers"/>.</summary>
+    public string Scheduler { get; init; } = "";
+
+    /// <summary>The daemon's scheduler names (Capabilities.schedulers), offered in the dialog.</summary>
+    public static IReadOnlyList<string> Schedulers { get; } =
+        ["ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras", "lcm", "pndm", "unipc", "ddpm"];
     /// <summary>Null = a new random seed each run (the seed used is reported).</summary>
     public ulong? Seed { get; init; }
     /// <summary>Grow (+) or shrink (-) the selection in px before filling.</summary>
@@ -43,6 +49,7 @@ public sealed record InpaintSettings
         if (Grow < -256 || Grow > 256) return $"grow must be between -256 and 256 px (got {Grow})";
         if (ContextPadding is < 0 or > 4096) return $"context padding must be between 0 and 4096 px (got {ContextPadding})";
         if (string.IsNullOrWhiteSpace(Engine)) return "engine must not be empty";
+        if (Scheduler.Length > 0 && !Schedulers.Contains(Scheduler)) return $"scheduler '{Scheduler}' is unknown (known: {string.Join(", ", Schedulers)})";
         if (!Uri.TryCreate(DaemonAddress, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
             return $"daemon address must be an http:// or https:// URL (got '{DaemonAddress}')";
         return null;
@@ -62,6 +69,7 @@ public sealed record InpaintSettings
             w.WriteString("engine", Engine);
             w.WriteNumber("strength", Strength);
             w.WriteNumber("steps", Steps);
+            if (Scheduler.Length > 0) w.WriteString("scheduler", Scheduler);
             // As a string: a ulong seed does not survive a JSON reader that goes through double.
             if (Seed is { } s) w.WriteString("seed", s.ToString(CultureInfo.InvariantCulture));
             w.WriteNumber("grow", Grow);
@@ -95,6 +103,7 @@ public sealed record InpaintSettings
                 if (root.TryGetProperty("engine", out e)) s = s with { Engine = e.GetString() ?? "auto" };
                 if (root.TryGetProperty("strength", out e)) s = s with { Strength = e.GetSingle() };
                 if (root.TryGetProperty("steps", out e)) s = s with { Steps = e.GetInt32() };
+                if (root.TryGetProperty("scheduler", out e)) s = s with { Scheduler = e.GetString() ?? "" };
                 if (root.TryGetProperty("seed", out e))
                     s = s with { Seed = e.ValueKind == JsonValueKind.Null ? null : ulong.Parse(e.GetString() ?? "", NumberStyles.None, CultureInfo.InvariantCulture) };
                 if (root.TryGetProperty("grow", out e)) s = s with { Grow = e.GetInt32() };

@@ -19,6 +19,7 @@ internal sealed class InpaintSuiteConfigForm : EffectConfigForm<InpaintSuiteEffe
     private readonly ComboBox engine = new() { Dock = DockStyle.Fill, DropDownStyle = ComboBoxStyle.DropDown };
     private readonly NumericUpDown strength = new() { Minimum = 0, Maximum = 1, DecimalPlaces = 2, Increment = 0.05m, Value = 1 };
     private readonly NumericUpDown steps = new() { Minimum = 0, Maximum = 150, Value = 0 };
+    private readonly ComboBox scheduler = new() { Dock = DockStyle.Fill, DropDownStyle = ComboBoxStyle.DropDownList };
     private readonly TextBox seed = new() { PlaceholderText = "random" };
     private readonly NumericUpDown grow = new() { Minimum = -256, Maximum = 256, Value = 0 };
     private readonly NumericUpDown feather = new() { Minimum = 0, Maximum = 256, DecimalPlaces = 1, Value = 4 };
@@ -43,6 +44,9 @@ internal sealed class InpaintSuiteConfigForm : EffectConfigForm<InpaintSuiteEffe
         AutoSize = true;
         AutoSizeMode = AutoSizeMode.GrowAndShrink;
         engine.Items.AddRange(["auto", "content-aware", "fill"]);
+        scheduler.Items.Add("model default");
+        foreach (var name in InpaintSettings.Schedulers) scheduler.Items.Add(name);
+        scheduler.SelectedIndex = 0;
 
         var grid = new TableLayoutPanel { ColumnCount = 2, AutoSize = true, Dock = DockStyle.Fill, Padding = new Padding(8) };
         void Row(string label, Control c) { grid.Controls.Add(new Label { Text = label, AutoSize = true, Anchor = AnchorStyles.Left }); grid.Controls.Add(c); }
@@ -51,6 +55,7 @@ internal sealed class InpaintSuiteConfigForm : EffectConfigForm<InpaintSuiteEffe
         Row("Engine", engine);
         Row("Strength", strength);
         Row("Steps (0 = default)", steps);
+        Row("Scheduler", scheduler);
         Row("Seed", seed);
         Row("Grow selection (px)", grow);
         Row("Feather (px)", feather);
@@ -84,6 +89,7 @@ internal sealed class InpaintSuiteConfigForm : EffectConfigForm<InpaintSuiteEffe
         engine.Text = s.Engine;
         strength.Value = (decimal)s.Strength;
         steps.Value = Math.Clamp(s.Steps, 0, 150);
+        scheduler.SelectedIndex = Math.Max(0, scheduler.Items.IndexOf(s.Scheduler.Length > 0 ? s.Scheduler : "model default"));
         seed.Text = s.Seed?.ToString(CultureInfo.InvariantCulture) ?? "";
         grow.Value = s.Grow;
         feather.Value = (decimal)s.Feather;
@@ -104,6 +110,7 @@ internal sealed class InpaintSuiteConfigForm : EffectConfigForm<InpaintSuiteEffe
         Engine = string.IsNullOrWhiteSpace(engine.Text) ? "auto" : engine.Text.Trim(),
         Strength = (float)strength.Value,
         Steps = (int)steps.Value,
+        Scheduler = scheduler.SelectedIndex > 0 ? (string)scheduler.SelectedItem! : "",
         Seed = ulong.TryParse(seed.Text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var sd) ? sd : null,
         Grow = (int)grow.Value,
         Feather = (float)feather.Value,

@@ -317,6 +317,10 @@ def mask_message(width, height, data):
             "data": base64.b64encode(bytes(data)).decode("ascii")}
 
 
+# The daemon's scheduler names (Capabilities.schedulers); the docker offers these plus any newer ones a daemon reports.
+SCHEDULERS = ("ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras", "lcm", "pndm", "unipc", "ddpm")
+
+
 def generation_settings(engine="", prompt="", negative_prompt="", steps=0, seed=None,
                         strength=None, guidance_scale=None, scheduler="", batch_size=0):
     """GenerationSettings in proto3 JSON. Defaults are omitted (proto3 JSON omits default scalars);

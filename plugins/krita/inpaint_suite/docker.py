@@ -139,6 +139,11 @@ class InpaintSuiteDocker(DockWidget):
         self.steps_spin.setRange(0, 150)
         self.steps_spin.setSpecialValueText("default")
         form.addRow("Steps", self.steps_spin)
+        self.scheduler_combo = QComboBox()
+        self.scheduler_combo.addItem("model default", "")
+        for name in core.SCHEDULERS:
+            self.scheduler_combo.addItem(name, name)
+        form.addRow("Scheduler", self.scheduler_combo)
         seed_row = QHBoxLayout()
         # A line edit, not a spin box: seeds are uint64 and the daemon's random ones use all 64 bits.
         self.seed_edit = QLineEdit("0")
@@ -324,6 +329,9 @@ class InpaintSuiteDocker(DockWidget):
                 if error is None:
                     for name in (obj or {}).get("engines") or []:
                         add(str(name))
+                    for name in (obj or {}).get("schedulers") or []:
+                        if self.scheduler_combo.findData(str(name)) < 0:
+                            self.scheduler_combo.addItem(str(name), str(name))
                     version = (obj or {}).get("version")
                     if version:
                         self.status_label.setText(self.status_label.text() + " " + str(version))
@@ -346,6 +354,7 @@ class InpaintSuiteDocker(DockWidget):
             prompt=self.prompt_edit.toPlainText().strip(),
             negative_prompt=self.negative_edit.text().strip(),
             steps=self.steps_spin.value(),
+            scheduler=self.scheduler_combo.currentData() or "",
             seed=None if self.seed_random.isChecked() else int(self.seed_edit.text() or 0),
             strength=self.strength_spin.value() or None,
             source=self.source_combo.currentData(),

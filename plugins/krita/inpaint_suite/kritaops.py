@@ -22,6 +22,7 @@ class JobOptions(object):
         self.prompt = ""
         self.negative_prompt = ""
         self.steps = 0
+        self.scheduler = ""         # "" = the model's default
         self.seed = None            # None = random
         self.strength = None        # None = operation default
         self.source = "layer"       # "layer" (active layer) or "merged" (the visible image)
@@ -35,7 +36,7 @@ class JobOptions(object):
     def settings(self):
         return core.generation_settings(engine=self.engine, prompt=self.prompt,
                                         negative_prompt=self.negative_prompt, steps=self.steps,
-                                        seed=self.seed, strength=self.strength)
+                                        seed=self.seed, strength=self.strength, scheduler=self.scheduler)
 
     def mask_options(self):
         return core.mask_options(grow=self.grow, feather=self.feather)

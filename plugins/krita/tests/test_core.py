@@ -217,6 +217,11 @@ class RequestTests(unittest.TestCase):
         s = core.generation_settings(engine="fill")
         self.assertEqual(s, {"engine": "fill"})
 
+    def test_scheduler_list_and_setting(self):
+        self.assertIn("ddpm", core.SCHEDULERS)
+        self.assertEqual(len(set(core.SCHEDULERS)), 9)
+        self.assertEqual(core.generation_settings(scheduler="ddpm"), {"scheduler": "ddpm"})
+
     def test_settings_validation(self):
         with self.assertRaises(ValueError):
             core.generation_settings(strength=1.5)

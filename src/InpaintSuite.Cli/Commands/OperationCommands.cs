@@ -20,12 +20,12 @@ internal static class OperationCommands
         public readonly Option<string?> NegativePrompt = new("--negative-prompt", "-n") { Description = "What to avoid (diffusion engines)." };
         public readonly Option<int> Steps = new("--steps") { Description = "Denoising steps; 0 = engine default." };
         public readonly Option<float?> Guidance = new("--guidance") { Description = "Classifier-free guidance scale." };
-        public readonly Option<string?> Scheduler = new("--scheduler") { Description = "ddim, euler, euler_ancestral, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, unipc." };
+        public readonly Option<string?> Scheduler = new("--scheduler") { Description = "ddim, euler, euler_ancestral, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, unipc, ddpm." };
         public readonly Option<string?> Seed = new("--seed") { Description = "Seed (unsigned 64-bit); absent = random, the seed used is reported." };
         public readonly Option<float?> Strength = new("--strength") { Description = "0..1; default 1 for inpaint/outpaint, 0.75 for img2img/depth." };
         public readonly Option<int> Batch = new("--batch") { Description = "Number of results.", DefaultValueFactory = _ => 1 };
         public readonly Option<int> Grow = new("--grow") { Description = "Grow (positive) or shrink (negative) the mask by PX." };
-        public readonly Option<float> Feather = new("--feather") { Description = "Feather width of the blend in px (A1111 mask blur).", DefaultValueFactory = _ => 4f };
+        public readonly Option<float?> Feather = new("--feather") { Description = "Blend band outside the mask is 2 x PX wide; 0 = nothing outside the mask changes. Default: 4 for diffusion engines, 0 for content-aware and fill." };
         public readonly Option<string?> FillMode = new("--fill-mode") { Description = "Pre-fill before diffusion: blur, noise, original, border, content-aware." };
         public readonly Option<int?> ContextPadding = new("--context-padding") { Description = "Context around the mask in px; default automatic." };
         public readonly Option<bool> WholeImage = new("--whole-image") { Description = "Use the whole image as context." };
@@ -138,7 +138,7 @@ internal static class OperationCommands
                     ColorMatch = parse.GetValue(o.ColorMatch),
                 },
             };
-            if (request.MaskOptions.Feather < 0 || !float.IsFinite(request.MaskOptions.Feather))
+            if (request.MaskOptions.Feather is { } feather && (feather < 0 || !float.IsFinite(feather)))
                 throw new UsageException("--feather must be a finite number >= 0");
 
             await using var backend = CliBackend.Create(parse.GetValue(o.Daemon), parse.GetValue(o.Token), parse.GetValue(o.Models), parse.GetValue(o.TlsCa));

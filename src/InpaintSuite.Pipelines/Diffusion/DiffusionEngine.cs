@@ -99,6 +99,7 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             "DPMSolverMultistepScheduler" => "dpmpp_2m",
             "LCMScheduler" => "lcm",
             "UniPCMultistepScheduler" => "unipc",
+            "DDPMScheduler" => "ddpm",
             _ => "pndm", // SD 1.x/2.x ship PNDMScheduler
         };
     }
@@ -145,8 +146,13 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         // Pre-fill the hole before encoding (matters for latent blending and strength < 1; the 9-channel
         // UNet sees the masked area as grey anyway). Outpaint defaults to content-aware, inpaint to blur.
         var work = PixelConversions.ConvertDepth(region, PixelDepth.F32);
-        // A 9-channel UNet at strength 1 never sees the hole's pixels (masked image = 0 there): no pre-fill needed.
-        bool prefill = mode == SamplerMode.InpaintLatentBlend || (mode == SamplerMode.Inpaint && strength < 1f);
+        // Also for a 9-channel UNet at strength 1: its masked image is zero inside the mask at generation size, but
+        // resampling to that size spreads the hole's pixels into the known ring beside it, and the UNet would see
+        // the removed object there (the result must not depend on what the hole held: docs/masks-and-blending.md).
+        // Depth with a mask at strength 1: the depth estimate must not see the removed object either (below strength 1
+        // the job starts from the image by definition, hole included).
+        bool prefill = mode is SamplerMode.InpaintLatentBlend or SamplerMode.Inpaint
+            || (mode == SamplerMode.Depth && !req.Mask.IsFull && strength >= 1f);
         if (prefill)
         {
             work = PreFillRegion(work, req.Mask, req.MaskOptions.FillMode, req.Operation, req.Seed, ct);

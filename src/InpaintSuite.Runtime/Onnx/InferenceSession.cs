@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using Ort = Microsoft.ML.OnnxRuntime;
 
 namespace InpaintSuite.Runtime.Onnx;
 
@@ -11,39 +12,37 @@ public sealed record OrtNodeInfo(string Name, OrtElementType ElementType, IReadO
 }
 
 /// <summary>
-/// An ONNX model loaded into ONNX Runtime. Run is thread-safe (ONNX Runtime allows concurrent runs of one
-/// session); each run gets its own RunOptions so cancelling one run never touches another.
+/// An ONNX model loaded into ONNX Runtime (the official managed API's session behind this facade). Run is thread-safe
+/// (ONNX Runtime allows concurrent runs of one session); each run gets its own RunOptions so cancelling one run never
+/// touches another.
 /// </summary>
-public sealed unsafe class InferenceSession : IDisposable
+public sealed class InferenceSession : IDisposable
 {
-    private readonly OrtSessionHandle session;
-    private readonly Utf8StringArray inputNames;
-    private readonly Utf8StringArray outputNames;
+    private readonly Ort.InferenceSession session;
+    private readonly SessionLifetime lifetime;
     private readonly Dictionary<string, int> inputIndex;
     private readonly Dictionary<string, int> outputIndex;
+    private readonly string[] allOutputNames;
 
-    private InferenceSession(OrtSessionHandle session, string executionProvider, string? providerNote)
+    private InferenceSession(Ort.InferenceSession session, string executionProvider, string? providerNote)
     {
         this.session = session;
+        lifetime = new SessionLifetime(session);
         ExecutionProvider = executionProvider;
         ProviderNote = providerNote;
         try
         {
-            Inputs = ReadNodes(input: true);
-            Outputs = ReadNodes(input: false);
-            inputNames = new Utf8StringArray(Inputs.Select(i => i.Name).ToArray());
-            outputNames = new Utf8StringArray(Outputs.Select(o => o.Name).ToArray());
-            inputIndex = Inputs.Select((n, i) => (n.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
-            outputIndex = Outputs.Select((n, i) => (n.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
-            session.Companions = [inputNames, outputNames];
+            Inputs = ReadNodes(session.InputNames, session.InputMetadata);
+            Outputs = ReadNodes(session.OutputNames, session.OutputMetadata);
         }
         catch
         {
-            inputNames?.Dispose();
-            outputNames?.Dispose();
-            session.Dispose();
+            lifetime.Dispose();
             throw;
         }
+        inputIndex = Inputs.Select((n, i) => (n.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+        outputIndex = Outputs.Select((n, i) => (n.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+        allOutputNames = Outputs.Select(o => o.Name).ToArray();
     }
 
     public IReadOnlyList<OrtNodeInfo> Inputs { get; }
@@ -56,14 +55,13 @@ public sealed unsafe class InferenceSession : IDisposable
     /// <summary>Why <see cref="ExecutionProviderKind.Auto"/> fell back (null when it got its first choice or was not asked to choose).</summary>
     public string? ProviderNote { get; }
 
-    /// <summary>Loads a model file (UTF-16 path on Windows, UTF-8 elsewhere, as ONNX Runtime expects).</summary>
+    /// <summary>Loads a model file.</summary>
     public static InferenceSession Load(string modelPath, OrtSessionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelPath);
         options ??= OrtSessionOptions.Default;
         var full = Path.GetFullPath(modelPath);
         if (!File.Exists(full)) throw new FileNotFoundException($"ONNX model not found: {full}", full);
-        var env = OrtEnvironment.Instance;
         var loadPath = full;
         var effective = options;
         if (options.OptimizedModelCachePath is { Length: > 0 } cache)
@@ -76,98 +74,61 @@ public sealed unsafe class InferenceSession : IDisposable
                 effective = options with { OptimizedModelCachePath = null, GraphOptimization = GraphOptimizationLevel.DisableAll };
             }
         }
-        return Create(effective, (api, opts, outSession) =>
-        {
-            if (OperatingSystem.IsWindows())
-                fixed (char* p = loadPath) return api.CreateSession(env.Handle.Pointer, p, opts, outSession);
-            var bytes = System.Text.Encoding.UTF8.GetBytes(loadPath + "\0");
-            fixed (byte* p = bytes) return api.CreateSession(env.Handle.Pointer, p, opts, outSession);
-        });
+        return Create(effective, opts => new Ort.InferenceSession(loadPath, opts));
     }
 
-    /// <summary>Loads a model from its serialised bytes.</summary>
+    /// <summary>Loads a model from its serialised bytes (e.g. a graph patched in memory).</summary>
     public static InferenceSession Load(ReadOnlyMemory<byte> model, OrtSessionOptions? options = null)
     {
-        var env = OrtEnvironment.Instance;
-        return Create(options ?? OrtSessionOptions.Default, (api, opts, outSession) =>
-        {
-            fixed (byte* p = model.Span) return api.CreateSessionFromArray(env.Handle.Pointer, p, (nuint)model.Length, opts, outSession);
-        });
+        // The managed API takes a byte[]; a memory that is exactly one whole array is passed without a copy.
+        var bytes = MemoryMarshal.TryGetArray(model, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : model.ToArray();
+        return Create(options ?? OrtSessionOptions.Default, opts => new Ort.InferenceSession(bytes, opts));
     }
 
-    private delegate IntPtr CreateCall(OrtApi api, IntPtr options, IntPtr* session);
-
-    private static InferenceSession Create(OrtSessionOptions options, CreateCall create)
+    private static InferenceSession Create(OrtSessionOptions options, Func<Ort.SessionOptions, Ort.InferenceSession> create)
     {
-        var api = OrtLibrary.Api;
-        using var built = ExecutionProviders.Build(options);
-        var handle = new OrtSessionHandle();
-        IntPtr raw;
-        var status = create(api, built.Options.Pointer, &raw);
-        if (status != IntPtr.Zero)
+        string failedProvider, failure;
+        using (var built = ExecutionProviders.Build(options))
         {
-            handle.Dispose();
-            var error = api.ToException(status);
-            // A GPU provider can append fine and still fail when the session is built (no device, driver too old):
-            // auto then falls back to CPU and records why; explicit choices and CPU failures surface as they are.
-            if (options.ExecutionProvider == ExecutionProviderKind.Auto && built.Provider != "CPU" && error.ErrorCode != OrtErrorCode.InvalidProtobuf && error.ErrorCode != OrtErrorCode.NoSuchFile)
+            try
             {
-                ExecutionProviders.RecordAutoFailure(built.Provider, error.NativeMessage);
-                return Create(options, create);
+                return new InferenceSession(New(create, built.Options), built.Provider, built.Note);
             }
-            throw error;
+            // A GPU provider can append fine and still fail when the session is built (no device, driver too old): auto
+            // then tries CPU. Errors in the model itself would fail on CPU too, so they surface as they are.
+            catch (OnnxRuntimeException error) when (options.ExecutionProvider == ExecutionProviderKind.Auto && built.Provider != "CPU"
+                && error.ErrorCode is not (OrtErrorCode.InvalidProtobuf or OrtErrorCode.NoSuchFile or OrtErrorCode.NoModel or OrtErrorCode.InvalidGraph))
+            {
+                failedProvider = built.Provider;
+                failure = error.NativeMessage;
+            }
         }
-        handle.Own(raw);
-        return new InferenceSession(handle, built.Provider, built.Note);
+        using var cpuOptions = ExecutionProviders.Build(options with { ExecutionProvider = ExecutionProviderKind.Cpu });
+        var cpu = New(create, cpuOptions.Options); // a failure here is the model's, not the GPU's: thrown as is
+        // Only a CPU session that works proves the GPU was the problem; later auto sessions then skip it.
+        ExecutionProviders.RecordAutoFailure(failedProvider, failure);
+        return new InferenceSession(cpu, "CPU", ExecutionProviders.AutoDecision?.Note);
     }
 
-    private IReadOnlyList<OrtNodeInfo> ReadNodes(bool input)
+    private static Ort.InferenceSession New(Func<Ort.SessionOptions, Ort.InferenceSession> create, Ort.SessionOptions options)
     {
-        var api = OrtLibrary.Api;
-        var s = session.Pointer;
-        nuint count;
-        api.Check(input ? api.SessionGetInputCount(s, &count) : api.SessionGetOutputCount(s, &count));
-        IntPtr allocator;
-        api.Check(api.GetAllocatorWithDefaultOptions(&allocator));
-        var nodes = new OrtNodeInfo[(int)count];
-        for (nuint i = 0; i < count; i++)
+        try { return create(options); }
+        catch (Ort.OnnxRuntimeException e) { throw OrtErrors.Wrap(e); }
+    }
+
+    private static OrtNodeInfo[] ReadNodes(IReadOnlyList<string> names, IReadOnlyDictionary<string, Ort.NodeMetadata> metadata)
+    {
+        var nodes = new OrtNodeInfo[names.Count];
+        for (int i = 0; i < names.Count; i++)
         {
-            string name;
-            using (var nameHandle = new OrtAllocatedStringHandle())
-            {
-                IntPtr rawName;
-                api.Check(input ? api.SessionGetInputName(s, i, allocator, &rawName) : api.SessionGetOutputName(s, i, allocator, &rawName));
-                nameHandle.Own(rawName);
-                name = nameHandle.Read();
-            }
-            using var typeInfo = new OrtTypeInfoHandle();
-            IntPtr rawType;
-            api.Check(input ? api.SessionGetInputTypeInfo(s, i, &rawType) : api.SessionGetOutputTypeInfo(s, i, &rawType));
-            typeInfo.Own(rawType);
-            int onnxType;
-            api.Check(api.GetOnnxTypeFromTypeInfo(typeInfo.Pointer, &onnxType));
-            if (onnxType != 1 /* TENSOR */)
-            {
-                nodes[(int)i] = new OrtNodeInfo(name, OrtElementType.Undefined, [], IsTensor: false);
-                continue;
-            }
-            IntPtr tensorInfo; // owned by typeInfo; not released separately
-            api.Check(api.CastTypeInfoToTensorInfo(typeInfo.Pointer, &tensorInfo));
-            var (elementType, dims) = ReadTypeAndShape(api, tensorInfo);
-            nodes[(int)i] = new OrtNodeInfo(name, elementType, dims, IsTensor: true);
+            var m = metadata[names[i]];
+            nodes[i] = m.IsTensor
+                ? new OrtNodeInfo(names[i], (OrtElementType)(int)m.ElementDataType, m.Dimensions.Select(d => (long)d).ToArray(), IsTensor: true)
+                : new OrtNodeInfo(names[i], OrtElementType.Undefined, [], IsTensor: false);
         }
         return nodes;
-    }
-
-    private static (OrtElementType, long[]) ReadTypeAndShape(OrtApi api, IntPtr tensorInfo)
-    {
-        int elementType;
-        nuint rank;
-        api.Check(api.GetTensorElementType(tensorInfo, &elementType));
-        api.Check(api.GetDimensionsCount(tensorInfo, &rank));
-        var dims = new long[(int)rank];
-        fixed (long* d = dims) api.Check(api.GetDimensions(tensorInfo, d, rank));
-        return ((OrtElementType)elementType, dims);
     }
 
     /// <summary>Runs the model and returns every output.</summary>
@@ -183,29 +144,26 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(inputs);
         cancellationToken.ThrowIfCancellationRequested();
-        // Held for the whole run: Dispose on another thread defers the native release (and the name arrays) until we return.
+        // Held for the whole run: Dispose on another thread defers the native release until we return (the managed
+        // session alone would free the native session under a running Run).
         bool added = false;
         try
         {
-            session.DangerousAddRef(ref added);
+            lifetime.DangerousAddRef(ref added);
             return RunCore(inputs, outputs, cancellationToken);
         }
         finally
         {
-            if (added) session.DangerousRelease();
+            if (added) lifetime.DangerousRelease();
         }
     }
 
-    private IReadOnlyDictionary<string, OrtTensor> RunCore(IReadOnlyDictionary<string, OrtTensor> inputs, IReadOnlyList<string>? outputs, CancellationToken cancellationToken)
+    private unsafe IReadOnlyDictionary<string, OrtTensor> RunCore(IReadOnlyDictionary<string, OrtTensor> inputs, IReadOnlyList<string>? outputs, CancellationToken cancellationToken)
     {
-        var api = OrtLibrary.Api;
-        var memoryInfo = OrtEnvironment.Instance.CpuMemoryInfo.Pointer;
-
+        var memoryInfo = OrtEnvironment.Instance.CpuMemoryInfo;
         int inCount = inputs.Count;
-        var requested = outputs ?? Outputs.Select(o => o.Name).ToArray();
-        int outCount = requested.Count;
-        var inNamePtrs = new IntPtr[inCount];
-        var outNamePtrs = new IntPtr[outCount];
+        var requested = outputs ?? allOutputNames;
+        var inNames = new string[inCount];
         var fed = new OrtTensor[inCount];
         int k = 0;
         foreach (var (name, tensor) in inputs)
@@ -213,56 +171,54 @@ public sealed unsafe class InferenceSession : IDisposable
             if (!inputIndex.TryGetValue(name, out var idx))
                 throw new ArgumentException($"the model has no input '{name}'; its inputs are: {string.Join(", ", Inputs)}", nameof(inputs));
             ArgumentNullException.ThrowIfNull(tensor, name);
-            inNamePtrs[k] = (IntPtr)inputNames.Pointers[idx];
+            inNames[k] = name;
             fed[k] = Coerce(Inputs[idx], tensor);
             k++;
         }
-        for (int i = 0; i < outCount; i++)
-        {
-            if (!outputIndex.TryGetValue(requested[i], out var idx))
-                throw new ArgumentException($"the model has no output '{requested[i]}'; its outputs are: {string.Join(", ", Outputs)}", nameof(outputs));
-            outNamePtrs[i] = (IntPtr)outputNames.Pointers[idx];
-        }
+        foreach (var name in requested)
+            if (!outputIndex.ContainsKey(name))
+                throw new ArgumentException($"the model has no output '{name}'; its outputs are: {string.Join(", ", Outputs)}", nameof(outputs));
 
         var pins = new MemoryHandle[inCount];
-        var values = new IntPtr[inCount];
-        var results = new IntPtr[outCount];
+        var values = new Ort.OrtValue[inCount];
         try
         {
             for (int i = 0; i < inCount; i++)
-                values[i] = CreateInputValue(api, memoryInfo, fed[i], out pins[i]);
-
-            using var run = new RunScope(api, cancellationToken);
-            IntPtr status;
-            fixed (IntPtr* inNames = inNamePtrs)
-            fixed (IntPtr* inValues = values)
-            fixed (IntPtr* outNames = outNamePtrs)
-            fixed (IntPtr* outValues = results)
             {
-                status = api.Run(session.Pointer, run.Options, inNames, inValues, (nuint)inCount, outNames, (nuint)outCount, outValues);
+                // Fed without a copy: the OrtValue points at the pinned managed memory for the duration of the run.
+                pins[i] = fed[i].Pin();
+                var data = pins[i].Pointer == null ? EmptyData : (IntPtr)pins[i].Pointer;
+                values[i] = Ort.OrtValue.CreateTensorValueWithData(memoryInfo, (Ort.Tensors.TensorElementType)(int)fed[i].ElementType,
+                    fed[i].Dimensions, data, fed[i].ElementCount * fed[i].ElementSize);
             }
-            run.Complete(); // after this the cancellation callback can no longer fire
-            if (status != IntPtr.Zero)
+
+            using var run = new RunScope(cancellationToken);
+            Ort.IDisposableReadOnlyCollection<Ort.OrtValue> results;
+            try
             {
+                results = session.Run(run.Options, inNames, values, requested);
+            }
+            catch (Ort.OnnxRuntimeException e)
+            {
+                run.Complete(); // after this the cancellation callback can no longer fire
                 // Decided by the token, never by message text: a terminate we requested is a cancellation.
                 if (run.Terminated || cancellationToken.IsCancellationRequested)
-                {
-                    var code = api.ReleaseAndGetCode(status);
-                    throw new OperationCanceledException($"ONNX Runtime run cancelled (native status {code})", cancellationToken);
-                }
-                throw api.ToException(status);
+                    throw new OperationCanceledException($"ONNX Runtime run cancelled ({OrtErrors.Wrap(e).ErrorCode})", e, cancellationToken);
+                throw OrtErrors.Wrap(e);
             }
-
-            var map = new Dictionary<string, OrtTensor>(outCount, StringComparer.Ordinal);
-            for (int i = 0; i < outCount; i++) map[requested[i]] = CopyOut(api, results[i], requested[i]);
-            return map;
+            using (results)
+            {
+                var map = new Dictionary<string, OrtTensor>(requested.Count, StringComparer.Ordinal);
+                int j = 0;
+                foreach (var value in results) map[requested[j]] = CopyOut(value, requested[j++]);
+                return map;
+            }
         }
         finally
         {
-            for (int i = 0; i < outCount; i++) if (results[i] != IntPtr.Zero) api.ReleaseValue(results[i]);
             for (int i = 0; i < inCount; i++)
             {
-                if (values[i] != IntPtr.Zero) api.ReleaseValue(values[i]);
+                values[i]?.Dispose();
                 pins[i].Dispose();
             }
         }
@@ -281,87 +237,84 @@ public sealed unsafe class InferenceSession : IDisposable
     }
 
     // A tiny native block stands in for empty tensors, whose pinned pointer may be null.
-    private static readonly IntPtr EmptyData = (IntPtr)NativeMemory.AllocZeroed(16);
+    private static readonly unsafe IntPtr EmptyData = (IntPtr)NativeMemory.AllocZeroed(16);
 
-    private static IntPtr CreateInputValue(OrtApi api, IntPtr memoryInfo, OrtTensor tensor, out MemoryHandle pin)
+    private static OrtTensor CopyOut(Ort.OrtValue value, string name)
     {
-        pin = tensor.Pin();
-        var data = pin.Pointer == null ? (void*)EmptyData : pin.Pointer;
-        var bytes = (nuint)(tensor.ElementCount * tensor.ElementSize);
-        IntPtr value;
-        fixed (long* shape = tensor.Dimensions)
-            api.Check(api.CreateTensorWithDataAsOrtValue(memoryInfo, data, bytes, shape, (nuint)tensor.Dimensions.Length, (int)tensor.ElementType, &value));
-        return value;
-    }
-
-    private static OrtTensor CopyOut(OrtApi api, IntPtr value, string name)
-    {
-        int valueType;
-        api.Check(api.GetValueType(value, &valueType));
-        if (valueType != 1) throw new NotSupportedException($"output '{name}' is not a tensor (ONNXType {valueType}); only tensor outputs are supported");
-        using var info = new OrtTensorTypeAndShapeInfoHandle();
-        IntPtr rawInfo;
-        api.Check(api.GetTensorTypeAndShape(value, &rawInfo));
-        info.Own(rawInfo);
-        var (elementType, dims) = ReadTypeAndShape(api, info.Pointer);
-        nuint count;
-        api.Check(api.GetTensorShapeElementCount(info.Pointer, &count));
-        void* data = null;
-        if (count > 0) api.Check(api.GetTensorMutableData(value, &data));
+        if (!value.IsTensor) throw new NotSupportedException($"output '{name}' is not a tensor ({value.OnnxType}); only tensor outputs are supported");
+        var info = value.GetTensorTypeAndShape();
+        var elementType = (OrtElementType)(int)info.ElementDataType;
+        var dims = info.Shape;
+        var raw = info.ElementCount > 0 ? value.GetTensorMutableRawData() : Span<byte>.Empty;
         return elementType switch
         {
-            OrtElementType.Float => Copy<float>(data, count, dims),
-            OrtElementType.Float16 => Copy<Half>(data, count, dims),
-            OrtElementType.Int64 => Copy<long>(data, count, dims),
-            OrtElementType.Int32 => Copy<int>(data, count, dims),
-            OrtElementType.UInt8 => Copy<byte>(data, count, dims),
-            OrtElementType.Bool => Copy<bool>(data, count, dims),
-            OrtElementType.Int8 => Copy<sbyte>(data, count, dims),
-            OrtElementType.Int16 => Copy<short>(data, count, dims),
-            OrtElementType.UInt16 => Copy<ushort>(data, count, dims),
-            OrtElementType.UInt32 => Copy<uint>(data, count, dims),
-            OrtElementType.UInt64 => Copy<ulong>(data, count, dims),
-            OrtElementType.Double => Copy<double>(data, count, dims),
+            OrtElementType.Float => Copy<float>(raw, dims),
+            OrtElementType.Float16 => Copy<Half>(raw, dims),
+            OrtElementType.Int64 => Copy<long>(raw, dims),
+            OrtElementType.Int32 => Copy<int>(raw, dims),
+            OrtElementType.UInt8 => Copy<byte>(raw, dims),
+            OrtElementType.Bool => Copy<bool>(raw, dims),
+            OrtElementType.Int8 => Copy<sbyte>(raw, dims),
+            OrtElementType.Int16 => Copy<short>(raw, dims),
+            OrtElementType.UInt16 => Copy<ushort>(raw, dims),
+            OrtElementType.UInt32 => Copy<uint>(raw, dims),
+            OrtElementType.UInt64 => Copy<ulong>(raw, dims),
+            OrtElementType.Double => Copy<double>(raw, dims),
             _ => throw new NotSupportedException($"output '{name}' has element type {elementType}, which this binding does not read"),
         };
     }
 
-    private static OrtTensor<T> Copy<T>(void* data, nuint count, long[] dims) where T : unmanaged
+    private static OrtTensor<T> Copy<T>(Span<byte> raw, long[] dims) where T : unmanaged
     {
-        var array = new T[checked((int)count)];
-        if (count > 0) new ReadOnlySpan<T>(data, array.Length).CopyTo(array);
+        var source = MemoryMarshal.Cast<byte, T>(raw);
+        var array = new T[source.Length]; // always a fresh array (ToArray would share Array.Empty for empty outputs)
+        source.CopyTo(array);
         return new OrtTensor<T>(array, dims);
     }
 
     /// <summary>Releases the session; a run in progress on another thread finishes first (it holds a reference).</summary>
-    public void Dispose() => session.Dispose();
+    public void Dispose() => lifetime.Dispose();
+
+    /// <summary>Reference count around the managed session: released once, after the last run in flight returned.</summary>
+    private sealed class SessionLifetime : SafeHandle
+    {
+        private readonly Ort.InferenceSession session;
+
+        public SessionLifetime(Ort.InferenceSession session) : base(IntPtr.Zero, ownsHandle: true)
+        {
+            this.session = session;
+            SetHandle(1); // not a native pointer: only the count matters
+        }
+
+        public override bool IsInvalid => handle == IntPtr.Zero;
+
+        protected override bool ReleaseHandle()
+        {
+            session.Dispose();
+            return true;
+        }
+    }
 
     /// <summary>One run's RunOptions and the cancellation registration that terminates it.</summary>
     private sealed class RunScope : IDisposable
     {
-        private readonly OrtApi api;
-        private readonly OrtRunOptionsHandle handle = new();
         private CancellationTokenRegistration registration;
         private int terminated;
 
-        public RunScope(OrtApi api, CancellationToken token)
+        public RunScope(CancellationToken token)
         {
-            this.api = api;
-            IntPtr raw;
-            api.Check(api.CreateRunOptions(&raw));
-            handle.Own(raw);
+            Options = new Ort.RunOptions();
             if (token.CanBeCanceled) registration = token.UnsafeRegister(static s => ((RunScope)s!).Terminate(), this);
         }
 
-        public IntPtr Options => handle.Pointer;
+        public Ort.RunOptions Options { get; }
 
         public bool Terminated => Volatile.Read(ref terminated) != 0;
 
         private void Terminate()
         {
             Volatile.Write(ref terminated, 1);
-            var status = api.RunOptionsSetTerminate(handle.Pointer);
-            if (status != IntPtr.Zero) api.ReleaseStatus(status);
+            Options.Terminate = true; // ONNX Runtime checks the flag between operators
         }
 
         /// <summary>Unregisters, waiting for a callback already running, so the options outlive every terminate call.</summary>
@@ -370,7 +323,7 @@ public sealed unsafe class InferenceSession : IDisposable
         public void Dispose()
         {
             registration.Dispose();
-            handle.Dispose();
+            Options.Dispose();
         }
     }
 }

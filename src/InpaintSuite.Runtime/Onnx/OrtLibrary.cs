@@ -3,10 +3,11 @@ using System.Runtime.InteropServices;
 namespace InpaintSuite.Runtime.Onnx;
 
 /// <summary>
-/// Finds and loads the ONNX Runtime shared library once per process and hands out its API table.
-/// Search order: <see cref="Configure"/> (the <c>onnxruntime.library</c> config key), the
-/// <c>INPAINTSUITE_ORT_LIBRARY</c> environment variable (a file, or a folder holding the library), then
-/// <c>runtimes/&lt;rid&gt;/native/</c> beside the application (what the build puts there), then the OS default search.
+/// Finds and loads the ONNX Runtime shared library once per process and gives it to the official managed API
+/// (Microsoft.ML.OnnxRuntime.Managed) through that assembly's DllImport resolver, so the managed API uses exactly the
+/// library found here. Search order: <see cref="Configure"/>, the <c>INPAINTSUITE_ORT_LIBRARY</c> environment variable
+/// (a file, or a folder holding the library), then <c>runtimes/&lt;rid&gt;/native/</c> beside the application (what the
+/// build puts there for the chosen flavour), the application folder, then the OS default search.
 /// </summary>
 public static unsafe class OrtLibrary
 {
@@ -17,7 +18,12 @@ public static unsafe class OrtLibrary
     private static Loaded? loaded;
     private static Exception? loadError;
 
-    private sealed record Loaded(IntPtr Handle, string Path, OrtApi Api, string Version);
+    /// <summary>The C API version Microsoft.ML.OnnxRuntime.Managed 1.30 asks for (ORT_API_VERSION): a library must serve it.</summary>
+    internal const uint ApiVersion = 30;
+
+    private static int resolverState; // 0 = not yet, 1 = ours, 2 = someone else's was there first
+
+    private sealed record Loaded(IntPtr Handle, string Path, string Version);
 
     /// <summary>
     /// Points the binding at a specific onnxruntime build (a library file, or a folder holding it), e.g. one
@@ -35,7 +41,34 @@ public static unsafe class OrtLibrary
         }
     }
 
-    internal static OrtApi Api => Load().Api;
+    /// <summary>
+    /// Loads the library (once) and makes the managed API use it. Call before touching any Microsoft.ML.OnnxRuntime
+    /// type: the managed API binds its native calls on first use.
+    /// </summary>
+    internal static void EnsureLoaded()
+    {
+        var l = Load();
+        if (Volatile.Read(ref resolverState) != 0) return;
+        lock (Gate)
+        {
+            if (resolverState != 0) return;
+            // Managed would otherwise register its own resolver (it looks only beside its assembly and in the system path).
+            Microsoft.ML.OnnxRuntime.OrtEnv.DisableDllImportResolver = true;
+            try
+            {
+                NativeLibrary.SetDllImportResolver(typeof(Microsoft.ML.OnnxRuntime.OrtEnv).Assembly, (name, _, _) =>
+                    name.Equals("onnxruntime", StringComparison.OrdinalIgnoreCase) || name.Contains("onnxruntime.dll", StringComparison.OrdinalIgnoreCase)
+                    || name.StartsWith("libonnxruntime", StringComparison.Ordinal) ? l.Handle : IntPtr.Zero);
+                resolverState = 1;
+            }
+            catch (InvalidOperationException)
+            {
+                // The host registered a resolver for the managed assembly first: it decides which library is used.
+                resolverState = 2;
+                OnnxRuntimeLog.Write($"the host set its own DllImport resolver for Microsoft.ML.OnnxRuntime; the library it loads is used, not {l.Path}");
+            }
+        }
+    }
 
     /// <summary>Full path of the loaded library (loads it if needed).</summary>
     public static string LibraryPath => Load().Path;
@@ -120,7 +153,7 @@ public static unsafe class OrtLibrary
             if (handle == IntPtr.Zero)
                 throw new OnnxRuntimeUnavailableException(
                     "ONNX Runtime shared library not found. The build normally copies it to runtimes/" + HostRid + "/native/ " +
-                    "(from the onnxruntime-node 1.30.0 npm package; rebuild with npm available), or set " + EnvironmentVariable +
+                    "(build/OnnxRuntime.targets, from the -p:OnnxRuntimeFlavor package), or set " + EnvironmentVariable +
                     " to an onnxruntime library file or folder (version 1.30 or newer). Tried: " + string.Join(", ", tried));
         }
 
@@ -141,7 +174,7 @@ public static unsafe class OrtLibrary
 
     /// <summary>
     /// Checks a candidate library without making it the process's runtime: null when it is a usable ONNX Runtime
-    /// (API 30 or newer), else the error text a user would see.
+    /// (serves API <see cref="ApiVersion"/>), else the error text a user would see.
     /// </summary>
     internal static string? Probe(string libraryPath)
     {
@@ -166,13 +199,13 @@ public static unsafe class OrtLibrary
         var getApi = (delegate* unmanaged[Cdecl]<uint, IntPtr>)((IntPtr*)apiBase)[0];
         var getVersion = (delegate* unmanaged[Cdecl]<IntPtr>)((IntPtr*)apiBase)[1];
         var version = Marshal.PtrToStringUTF8(getVersion()) ?? "unknown";
-        var table = getApi(OrtApi.ApiVersion);
-        if (table == IntPtr.Zero)
+        // The managed API asks for this version on first use and fails obscurely if the library lacks it: say it here.
+        if (getApi(ApiVersion) == IntPtr.Zero)
             throw new OnnxRuntimeUnavailableException(
-                $"ONNX Runtime at {path} is version {version}, which does not serve API version {OrtApi.ApiVersion}; InpaintSuite needs ONNX Runtime 1.30 or newer " +
+                $"ONNX Runtime at {path} is version {version}, which does not serve API version {ApiVersion}; InpaintSuite needs ONNX Runtime 1.30 or newer " +
                 $"(unset {EnvironmentVariable} to use the bundled 1.30.0, or point it at a newer build).");
         if (!Path.IsPathRooted(path)) path = NativeLibraryPathOf(handle) ?? path;
-        return new Loaded(handle, path, new OrtApi(table), version);
+        return new Loaded(handle, path, version);
     }
 
     private static string ResolveCandidate(string p)
@@ -194,6 +227,8 @@ public static unsafe class OrtLibrary
 
     private static IEnumerable<string> CandidateDirectories()
     {
+        // runtimes/<rid>/native is where the build copies the flavour's natives; the application folder is where a
+        // RID-specific publish of NuGet natives would put them.
         var bases = new List<string> { AppContext.BaseDirectory };
         var asmDir = Path.GetDirectoryName(typeof(OrtLibrary).Assembly.Location);
         if (!string.IsNullOrEmpty(asmDir) && !PathsEqual(asmDir, AppContext.BaseDirectory)) bases.Add(asmDir);

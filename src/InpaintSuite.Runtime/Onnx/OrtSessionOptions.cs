@@ -20,10 +20,43 @@ public enum GraphOptimizationLevel
     All = 99,
 }
 
-/// <summary>How a session is created. Defaults: auto provider, ONNX Runtime's own thread counts, all optimisations.</summary>
+/// <summary>
+/// How a session is created. Defaults: the process's provider choice (<see cref="DefaultExecutionProvider"/>, auto unless
+/// INPAINTSUITE_ORT_PROVIDER says otherwise), ONNX Runtime's own thread counts, all optimisations.
+/// </summary>
 public sealed record OrtSessionOptions
 {
-    public ExecutionProviderKind ExecutionProvider { get; init; } = ExecutionProviderKind.Auto;
+    /// <summary>Environment variable choosing the default provider: auto (default), cuda, directml or cpu.</summary>
+    public const string ProviderEnvironmentVariable = "INPAINTSUITE_ORT_PROVIDER";
+
+    private static ExecutionProviderKind? defaultProvider;
+    private static OrtSessionOptions? defaultOptions;
+
+    public ExecutionProviderKind ExecutionProvider { get; init; } = DefaultExecutionProvider;
+
+    /// <summary>
+    /// The provider options get when they do not name one: set by the host (e.g. a --provider flag), else read from
+    /// <see cref="ProviderEnvironmentVariable"/>, else auto. Set it before the first session is created.
+    /// </summary>
+    public static ExecutionProviderKind DefaultExecutionProvider
+    {
+        get => defaultProvider ??= ParseProvider(Environment.GetEnvironmentVariable(ProviderEnvironmentVariable)) ?? ExecutionProviderKind.Auto;
+        set
+        {
+            defaultProvider = value;
+            defaultOptions = null;
+        }
+    }
+
+    /// <summary>auto|cuda|directml|cpu (any case; "dml" for DirectML) or null for anything else.</summary>
+    public static ExecutionProviderKind? ParseProvider(string? name) => name?.Trim().ToLowerInvariant() switch
+    {
+        "auto" or "" => ExecutionProviderKind.Auto,
+        "cpu" => ExecutionProviderKind.Cpu,
+        "cuda" => ExecutionProviderKind.Cuda,
+        "directml" or "dml" => ExecutionProviderKind.DirectML,
+        _ => null,
+    };
 
     /// <summary>GPU index for DirectML / CUDA.</summary>
     public int DeviceId { get; init; }
@@ -46,7 +79,8 @@ public sealed record OrtSessionOptions
     /// <summary>Extra session config entries (AddSessionConfigEntry), e.g. "session.use_env_allocators".</summary>
     public IReadOnlyDictionary<string, string>? ConfigEntries { get; init; }
 
-    public static OrtSessionOptions Default { get; } = new();
+    /// <summary>Options with every default (the provider is <see cref="DefaultExecutionProvider"/>).</summary>
+    public static OrtSessionOptions Default => defaultOptions ??= new();
 
     /// <summary>
     /// The execution provider sessions created with these options use ("CPU", "CUDA", "DirectML"). For

@@ -39,7 +39,7 @@ public abstract class NoiseScheduler
         };
     }
 
-    /// <summary>The CLI / protocol name: ddim, euler, euler_ancestral, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, unipc.</summary>
+    /// <summary>The CLI / protocol name: ddim, euler, euler_ancestral, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, unipc, ddpm.</summary>
     public abstract string Name { get; }
 
     public SchedulerConfig Config { get; }
@@ -76,10 +76,10 @@ public abstract class NoiseScheduler
     /// <summary>Set by <see cref="SetBeginIndex"/> (img2img start) for schedulers that have it; null otherwise.</summary>
     public int? BeginIndex { get; protected set; }
 
-    /// <summary>Whether diffusers' class has <c>set_begin_index</c> (not DDIM, not PNDM).</summary>
+    /// <summary>Whether diffusers' class has <c>set_begin_index</c> (not DDIM, PNDM, DDPM).</summary>
     public virtual bool HasBeginIndex => true;
 
-    /// <summary>True for schedulers that draw random noise inside <see cref="Step"/> (Euler ancestral, LCM).</summary>
+    /// <summary>True for schedulers that draw random noise inside <see cref="Step"/> (Euler ancestral, LCM, DDPM).</summary>
     public virtual bool IsStochastic => false;
 
     /// <summary>The x0 prediction of the last step where the scheduler computes one (diffusers' pred_original_sample / LCM's denoised).</summary>
@@ -228,7 +228,7 @@ public abstract class NoiseScheduler
     internal static double NpRound(double x) => Math.Round(x, MidpointRounding.ToEven);
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras", "lcm", "pndm", "unipc"];
+    public static IReadOnlyList<string> Names { get; } = ["ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras", "lcm", "pndm", "unipc", "ddpm"];
 
     /// <summary>
     /// Builds a scheduler by CLI name from a model's scheduler config (SD1.5's when null), applying the same overrides
@@ -254,6 +254,7 @@ public abstract class NoiseScheduler
             "lcm" => new LcmScheduler(config),
             "pndm" => new PndmScheduler(config.With("skip_prk_steps", true)),
             "unipc" => new UniPcScheduler(config),
+            "ddpm" => new DdpmScheduler(config),
             _ => throw new ArgumentException($"unknown scheduler '{name}' (known: {string.Join(", ", Names)})", nameof(name)),
         };
     }

@@ -17,11 +17,13 @@ public sealed class CliDiffusionTests(TinyModelFolders models) : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    private async Task<JsonElement> Cli(params string[] args)
+    private Task<JsonElement> Cli(params string[] args) => CliIn(models.Directory, args);
+
+    private static async Task<JsonElement> CliIn(string modelsDir, params string[] args)
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = await InpaintSuite.Cli.Program.RunAsync([.. args, "--models", models.Directory, "--json", "--steps", "3"], o, e, CancellationToken.None);
+        int code = await InpaintSuite.Cli.Program.RunAsync([.. args, "--models", modelsDir, "--json", "--steps", "3"], o, e, CancellationToken.None);
         Assert.True(code == 0, $"exit {code}: {e}");
         return JsonDocument.Parse(o.ToString().Trim()).RootElement.Clone();
     }
@@ -63,5 +65,39 @@ public sealed class CliDiffusionTests(TinyModelFolders models) : IDisposable
             var img = ImageCodec.Load(P(f));
             Assert.Equal((input.Width, input.Height), (img.Width, img.Height));
         }
+    }
+
+    [Fact]
+    public async Task Inpaint_with_ddpm_and_a_ddpm_model_folder_defaults_to_it()
+    {
+        string photo = Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.png");
+        string mask = Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.mask.png");
+        string P(string n) => Path.Combine(_dir, n);
+        var input = ImageCodec.Load(photo);
+
+        await Cli("inpaint", photo, "--mask", mask, "-o", P("ddpm.png"), "--seed", "5", "--scheduler", "ddpm");
+        await Cli("inpaint", photo, "--mask", mask, "-o", P("ddpm2.png"), "--seed", "5", "--scheduler", "ddpm");
+        await Cli("inpaint", photo, "--mask", mask, "-o", P("pndm.png"), "--seed", "5", "--scheduler", "pndm");
+        Assert.Equal(File.ReadAllBytes(P("ddpm.png")), File.ReadAllBytes(P("ddpm2.png")));
+        Assert.NotEqual(File.ReadAllBytes(P("ddpm.png")), File.ReadAllBytes(P("pndm.png")));
+        var outDdpm = ImageCodec.Load(P("ddpm.png"));
+        Assert.Equal((input.Width, input.Height), (outDdpm.Width, outDdpm.Height));
+        Assert.NotEqual(input.Data, outDdpm.Data);
+
+        // The same model whose scheduler_config.json names DDPMScheduler: no --scheduler runs DDPM.
+        string ddpmModels = Path.Combine(_dir, "models");
+        CopyDirectory(Path.Combine(models.Directory, "tiny-sd-inpaint"), Path.Combine(ddpmModels, "tiny-sd-inpaint"));
+        string cfg = Path.Combine(ddpmModels, "tiny-sd-inpaint", "scheduler", "scheduler_config.json");
+        File.WriteAllText(cfg, File.ReadAllText(cfg).Replace("\"PNDMScheduler\"", "\"DDPMScheduler\""));
+        Assert.Contains("DDPMScheduler", File.ReadAllText(cfg));
+        await CliIn(ddpmModels, "inpaint", photo, "--mask", mask, "-o", P("default.png"), "--seed", "5");
+        Assert.Equal(File.ReadAllBytes(P("ddpm.png")), File.ReadAllBytes(P("default.png")));
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+        foreach (var d in Directory.GetDirectories(from)) CopyDirectory(d, Path.Combine(to, Path.GetFileName(d)));
     }
 }

@@ -122,6 +122,7 @@ public sealed class DiffusersParityTests(ITestOutputHelper output)
         "PNDMScheduler" => "pndm",
         "LCMScheduler" => "lcm",
         "UniPCMultistepScheduler" => "unipc",
+        "DDPMScheduler" => "ddpm",
         "DPMSolverMultistepScheduler" => "dpmpp_2m",
         _ => cls.ToLowerInvariant(),
     };

@@ -12,42 +12,58 @@ public sealed class SerialOrtCollection;
 [Collection(nameof(CancellationAndLeakTests))]
 public sealed class CancellationAndLeakTests(ITestOutputHelper output)
 {
-    /// <summary>x[n,256] through <paramref name="layers"/> MatMuls with a 256x256 weight: n=256 takes seconds, n=1 milliseconds.</summary>
-    internal static byte[] MatMulChain(int layers, int width = 256)
+    /// <summary>
+    /// y = x · (J/width)^trips as an ONNX Loop of <paramref name="trips"/> MatMuls, where trips is an input: fed
+    /// long.MaxValue the run never ends by itself, on any machine, so "long" is the model's property and only
+    /// RunOptions.Terminate ends it; fed a few it is a short run with a known result (J/width is idempotent: every
+    /// element becomes its row's mean, and values stay finite however many iterations run).
+    /// </summary>
+    internal static byte[] EndlessLoop(int width = 256)
     {
-        var b = new OnnxModelBuilder().Input("x", OrtElementType.Float, "n", (long)width);
-        // J/width is idempotent, so values stay finite however long the chain.
-        b.Initializer("w", Enumerable.Repeat(1f / width, width * width).ToArray(), width, width);
-        var prev = "x";
-        for (int i = 0; i < layers; i++)
-        {
-            var next = i == layers - 1 ? "y" : $"h{i}";
-            b.Node("MatMul", [prev, "w"], [next]);
-            prev = next;
-        }
-        return b.Output("y", OrtElementType.Float, "n", (long)width).Build();
+        var body = new OnnxModelBuilder()
+            .Input("i", OrtElementType.Int64)
+            .Input("cond_in", OrtElementType.Bool)
+            .Input("v_in", OrtElementType.Float, "n", (long)width)
+            .Node("Identity", ["cond_in"], ["cond_out"])
+            .Node("MatMul", ["v_in", "w"], ["v_out"]) // w comes from the outer graph
+            .Output("cond_out", OrtElementType.Bool)
+            .Output("v_out", OrtElementType.Float, "n", (long)width);
+        return new OnnxModelBuilder()
+            .Input("trips", OrtElementType.Int64)
+            .Input("x", OrtElementType.Float, "n", (long)width)
+            .Initializer("w", Enumerable.Repeat(1f / width, width * width).ToArray(), width, width)
+            .Node("Loop", ["trips", "", "x"], ["y"], ("body", body)) // no cond input: a plain for-loop of `trips`
+            .Output("y", OrtElementType.Float, "n", (long)width)
+            .Build();
     }
+
+    private static OrtTensor Trips(long n) => OrtTensor.Create(new[] { n });
 
     [Fact]
     public async Task LongRunStopsWithin100MsOfCancellationAndTheSessionStaysUsable()
     {
-        const int width = 256;
-        using var session = InferenceSession.Load(MatMulChain(2000, width), new OrtSessionOptions
+        const int width = 64;
+        using var session = InferenceSession.Load(EndlessLoop(width), new OrtSessionOptions
         {
             ExecutionProvider = ExecutionProviderKind.Cpu, IntraOpThreads = 1, GraphOptimization = GraphOptimizationLevel.Basic,
         });
-        var big = new Dictionary<string, OrtTensor> { ["x"] = OrtTensor.Create(Enumerable.Range(0, width * width).Select(i => (i % 7) * 0.1f).ToArray(), width, width) };
-        var small = new Dictionary<string, OrtTensor> { ["x"] = OrtTensor.Create(Enumerable.Range(0, width).Select(i => (i % 5) * 1f).ToArray(), 1, width) };
+        var endless = new Dictionary<string, OrtTensor>
+        {
+            ["trips"] = Trips(long.MaxValue),
+            ["x"] = OrtTensor.Create(Enumerable.Range(0, width * width).Select(i => (i % 7) * 0.1f).ToArray(), width, width),
+        };
+        // 1x64: a non-square shape.
+        var small = new Dictionary<string, OrtTensor> { ["trips"] = Trips(3), ["x"] = OrtTensor.Create(Enumerable.Range(0, width).Select(i => (i % 5) * 1f).ToArray(), 1, width) };
 
         var latencies = new List<double>();
         for (int attempt = 0; attempt < 3; attempt++)
         {
             using var cts = new CancellationTokenSource();
             var started = new TaskCompletionSource();
-            var run = Task.Run(() => { started.SetResult(); return session.Run(big, cts.Token); });
+            var run = Task.Run(() => { started.SetResult(); return session.Run(endless, cts.Token); });
             await started.Task;
             await Task.Delay(300);
-            Assert.False(run.IsCompleted, "the long run finished before it could be cancelled; make the chain longer");
+            Assert.False(run.IsCompleted, run.IsFaulted ? run.Exception!.ToString() : "an endless loop completed");
             var sw = Stopwatch.StartNew();
             cts.Cancel();
             var ex = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
@@ -60,6 +76,7 @@ public sealed class CancellationAndLeakTests(ITestOutputHelper output)
 
         // Still usable: a short run completes with the right values (mean of each row, repeated).
         var y = (OrtTensor<float>)session.Run(small)["y"];
+        Assert.Equal([1L, width], y.Shape);
         var expected = Enumerable.Range(0, width).Select(i => (i % 5) * 1f).Average();
         Assert.All(y.Span.ToArray(), v => Assert.Equal(expected, v, 3));
     }
@@ -67,19 +84,20 @@ public sealed class CancellationAndLeakTests(ITestOutputHelper output)
     [Fact]
     public async Task DisposeDuringARunWaitsForItAndLaterRunsThrowObjectDisposed()
     {
-        const int width = 256;
-        var session = InferenceSession.Load(MatMulChain(2000, width), new OrtSessionOptions { ExecutionProvider = ExecutionProviderKind.Cpu, IntraOpThreads = 1 });
-        var big = new Dictionary<string, OrtTensor> { ["x"] = OrtTensor.Zeros<float>(width, width) };
+        const int width = 64;
+        var session = InferenceSession.Load(EndlessLoop(width), new OrtSessionOptions { ExecutionProvider = ExecutionProviderKind.Cpu, IntraOpThreads = 1 });
+        var endless = new Dictionary<string, OrtTensor> { ["trips"] = Trips(long.MaxValue), ["x"] = OrtTensor.Zeros<float>(width, width) };
         using var cts = new CancellationTokenSource();
         var started = new TaskCompletionSource();
-        var run = Task.Run(() => { started.SetResult(); return session.Run(big, cts.Token); });
+        var run = Task.Run(() => { started.SetResult(); return session.Run(endless, cts.Token); });
         await started.Task;
         await Task.Delay(200);
-        session.Dispose(); // the run holds a reference: the native session (and its name arrays) must survive until it returns
+        session.Dispose(); // the run holds a reference: the native session must survive until it returns
         await Task.Delay(100);
+        Assert.False(run.IsCompleted);
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
-        Assert.Throws<ObjectDisposedException>(() => session.Run(big));
+        Assert.Throws<ObjectDisposedException>(() => session.Run(endless));
     }
 
     [Fact]

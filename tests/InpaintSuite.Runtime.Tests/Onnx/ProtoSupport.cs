@@ -175,7 +175,7 @@ internal sealed class ProtoWriter
     }
 }
 
-/// <summary>Builds small ONNX models (opset 17) for tests: value infos, nodes, initializers.</summary>
+/// <summary>Builds small ONNX models (opset 17) for tests: value infos, nodes, initializers; a builder passed as a node attribute is its subgraph.</summary>
 internal sealed class OnnxModelBuilder
 {
     private readonly ProtoWriter graph = new();
@@ -201,6 +201,7 @@ internal sealed class OnnxModelBuilder
                 case long l: a.Varint(3, l).Varint(20, 2); break;
                 case int i: a.Varint(3, i).Varint(20, 2); break;
                 case float f: a.Float(2, f).Varint(20, 1); break;
+                case OnnxModelBuilder g: a.Message(6, g.graph).Varint(20, 5); break; // a subgraph (Loop/If/Scan body)
                 default: throw new NotSupportedException(value.GetType().Name);
             }
             n.Message(5, a);
