@@ -3,9 +3,31 @@ using InpaintSuite.Imaging.Codecs;
 
 namespace InpaintSuite.Cli;
 
-/// <summary>Reading inputs with errors a user can act on (exit 2, one line).</summary>
+/// <summary>Reading inputs and writing outputs with errors a user can act on (exit 2, one line).</summary>
 internal static class ImageFiles
 {
+    /// <summary>The format an output path asks for by its extension (.png, .jpg/.jpeg, .webp); anything else is a usage error.</summary>
+    public static ImageFormat OutputFormat(string path, string what = "--output")
+    {
+        try { return ImageCodec.FormatForPath(path); }
+        catch (NotSupportedException e) { throw new UsageException($"{what} {path}: {e.Message}"); }
+    }
+
+    /// <summary>--quality for JPEG/WebP outputs: 1..100, or null for the codec default (90); 100 on WebP means lossless.</summary>
+    public static ImageEncodeOptions EncodeOptions(int? quality)
+    {
+        if (quality is null) return ImageEncodeOptions.Default;
+        if (quality is < 1 or > 100) throw new UsageException($"--quality must be between 1 and 100 (got {quality})");
+        return new ImageEncodeOptions { Quality = quality.Value, Lossless = quality == 100 };
+    }
+
+    /// <summary>Writes <paramref name="image"/> to <paramref name="path"/> as <paramref name="format"/> (the name may be a temporary one).</summary>
+    public static void Save(RgbaImage image, string path, ImageFormat format, ImageEncodeOptions options)
+    {
+        using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        ImageCodec.Encode(image, format, fs, options);
+    }
+
     public static RgbaImage LoadImage(string path, string what)
     {
         if (!File.Exists(path)) throw new UsageException($"{what}: file not found: {path}");
@@ -15,7 +37,8 @@ internal static class ImageFiles
         }
         catch (InvalidDataException e)
         {
-            throw new UsageException($"{what}: {path} is not a readable PNG or JPEG image ({e.Message})");
+            // One line: the codec's message names the format and the reason (truncated, corrupt, too large, unknown signature).
+            throw new UsageException($"{what}: {path} is not a readable image ({e.Message.ReplaceLineEndings(" ")})");
         }
     }
 

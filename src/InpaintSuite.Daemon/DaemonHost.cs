@@ -103,6 +103,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
             var modelLog = loggers.CreateLogger("InpaintSuite.Daemon.Models");
             var previous = Engines.SessionCache.Observer;
             Engines.SessionCache.Observer = e => { previous?.Invoke(e); ModelCacheLog.Write(modelLog, e); };
+            var previousNotes = Engines.ModelNotes;
+            Engines.ModelNotes = m => { previousNotes?.Invoke(m); ModelCacheLog.Note(modelLog, m); };
         }
         // With engines (not a bare runner), GPU inference gets a device of its own with one worker, so content-aware and
         // fill jobs on the CPU workers do not wait behind it; without a GPU nothing is routed there. Engine and device

@@ -59,6 +59,9 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
     public static EngineSetup Create(string? modelsDirectory, long? modelMemoryBudget = null) =>
         new(modelsDirectory, modelMemoryBudget ?? ModelMemory.DefaultBudget());
 
+    /// <summary>What the engines decide at run time that an operator should see (e.g. an fp16 VAE run in fp32); the daemon logs it.</summary>
+    public Action<string>? ModelNotes { get; set; }
+
     /// <summary>The one session cache every diffusion engine of this process shares (loads once, LRU under the budget).</summary>
     public ModelSessionCache SessionCache { get; }
 
@@ -147,7 +150,9 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             foreach (var entry in wanted.Values)
             {
                 if (_diffusion.ContainsKey(entry.Name)) continue;
-                _diffusion[entry.Name] = new DiffusionEngine(entry, ContentAwarePreFill, sessionCache: SessionCache);
+                var created = new DiffusionEngine(entry, ContentAwarePreFill, sessionCache: SessionCache);
+                created.Model.Log = m => ModelNotes?.Invoke(m);
+                _diffusion[entry.Name] = created;
                 _engineStamps[entry.Name] = stamps.GetValueOrDefault(Path.GetFileName(entry.Directory.TrimEnd(Path.DirectorySeparatorChar)), "");
                 changed = true;
             }
@@ -219,6 +224,7 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
             NativeWidth = (uint)Math.Max(0, e.NativeWidth),
             NativeHeight = (uint)Math.Max(0, e.NativeHeight),
             Loaded = loaded,
+            Architecture = e.Kind == ModelKind.DepthEstimator ? "" : e.ArchitectureName,
         };
         m.Operations.AddRange(e.Operations);
         return m;

@@ -56,6 +56,10 @@ public sealed class InpainterService(JobQueue queue, DaemonOptions options, IEng
         caps.ExecutionProviders.AddRange(ort.Providers);
         caps.ActiveProvider = ort.ActiveProvider ?? "";
         caps.ProviderNote = ort.Available ? ort.ProviderNote ?? "" : ort.Error ?? "";
+        caps.RequestedProvider = ort.RequestedProvider;
+        caps.OnnxruntimeBuild = ort.BuildKind ?? "";
+        foreach (var p in ort.GpuProviders)
+            caps.ProviderAvailability.Add(new W.ExecutionProviderAvailability { Provider = p.Provider, Usable = p.Usable, Reason = p.Reason ?? "" });
         return caps;
     }
 }

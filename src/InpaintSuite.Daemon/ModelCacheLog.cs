@@ -34,6 +34,10 @@ internal static partial class ModelCacheLog
     [LoggerMessage(Level = LogLevel.Information, Message = "evicted {Path} ({Size}) to stay under the model memory budget; {Resident} resident")]
     private static partial void Evicted(ILogger logger, string path, string size, string resident);
 
+    /// <summary>A model's run-time decision (fp16 VAE upcast, NaN/inf fallback).</summary>
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
+    public static partial void Note(ILogger logger, string note);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "loading {Path} failed: {Reason}")]
     private static partial void LoadFailed(ILogger logger, string path, string reason);
 }

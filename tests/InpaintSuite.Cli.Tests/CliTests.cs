@@ -232,6 +232,12 @@ public sealed class CliTests : IDisposable
         Assert.Contains("engines: fill, content-aware", stdout);
         Assert.Contains("ONNX Runtime 1.30.", stdout);
         Assert.Contains("CPUExecutionProvider", stdout);
+        // The provider decision and, per GPU provider, why it is skipped (default cpu flavour: a CPU-only build).
+        Assert.Contains("provider auto: sessions run on ", stdout);
+        Assert.Matches(@"\n  CUDA: (usable|unavailable: .+)", stdout);
+        Assert.Matches(@"\n  DirectML: (usable|unavailable: .+)", stdout);
+        if (!stdout.Contains("CUDAExecutionProvider", StringComparison.Ordinal))
+            Assert.Contains("CUDA: unavailable: this ONNX Runtime is a CPU-only build without the CUDA provider", stdout);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace InpaintSuite.Cli.Tests;
 /// <summary>
 /// Must-show, end to end: `inpaintsuite inpaint FILE --mask EMPTY -o OUT.png --engine fill` writes an OUT whose
 /// reference decode (Pillow; OpenCV for 16-bit) equals the reference decode of FILE, for every PNG/JPEG in
-/// python3-skimage's data folder and opencv-doc's examples/data (PNG exactly, JPEG within 2 levels on 99.9%).
+/// python3-skimage's data folder and opencv-doc's examples/data, exactly (JPEG too: SkiaSharp and Pillow share libjpeg-turbo).
 /// </summary>
 public sealed class CodecEndToEndTests(ITestOutputHelper output) : IDisposable
 {
@@ -63,13 +63,13 @@ public sealed class CodecEndToEndTests(ITestOutputHelper output) : IDisposable
             if (!rout.Ok) { failures.Add($"{name}: the reference cannot read our output ({rout.Error})"); continue; }
             bool isPng = name.EndsWith(".png", StringComparison.OrdinalIgnoreCase);
             var outImage = RgbaImage.Wrap(rout.Width, rout.Height, rout.Depth == 16 ? PixelDepth.U16 : PixelDepth.U8, rout.Rgba);
-            string? diff = ReferenceDecodes.Compare(outImage, rin, exact: isPng, out _, out _);
+            string? diff = ReferenceDecodes.Compare(outImage, rin, exact: true, out _, out _);
             if (diff != null) failures.Add($"{name}: output vs reference decode of the input: {diff}");
             if (isPng) png++; else jpeg++;
         }
         for (int i = 2 * n; i < refs.Count; i++)
             if (refs[i].Ok) failures.Add($"{Path.GetFileName(refs[i].File)}: the CLI refused it but the reference decodes it");
-        output.WriteLine($"end to end: {png} PNG (exact) + {jpeg} JPEG (within tolerance) outputs equal the reference decode of their input; " +
+        output.WriteLine($"end to end: {png} PNG + {jpeg} JPEG outputs (exactly) equal the reference decode of their input; " +
                          $"{refusedByCli.Count} refused by both; {failures.Count} failures");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
         Assert.Equal(files.Count, png + jpeg + refusedByCli.Count);

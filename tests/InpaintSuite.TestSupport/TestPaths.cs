@@ -23,6 +23,12 @@ public static class TestPaths
             ? d
             : Path.Combine(SharedReference, "diffusers");
 
+    /// <summary>Reference folder for the tiny SDXL models and runs, honouring INPAINTSUITE_SDXL_REFERENCE_DIR.</summary>
+    public static string SdxlReference =>
+        Environment.GetEnvironmentVariable("INPAINTSUITE_SDXL_REFERENCE_DIR") is { Length: > 0 } d
+            ? d
+            : Path.Combine(SharedReference, "sdxl");
+
     /// <summary>True under CI (CI=true): tests that need an external tool must fail rather than skip.</summary>
     public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 

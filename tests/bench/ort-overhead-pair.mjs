@@ -40,6 +40,9 @@ dotnet.stop(); node.stop();
 const median = (x) => { const s = [...x].sort((p, q) => p - q); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const md = median(d), mn = median(n), ratio = md / mn;
 console.log(`tiny UNet ${size}x${size} latent, batch ${batch}, ${threads} intra-op thread(s), ${pairs} alternating pairs`);
-console.log(`median latency  InpaintSuite binding: ${md.toFixed(1)} ms   onnxruntime-node: ${mn.toFixed(1)} ms   ratio of medians ${ratio.toFixed(3)} (limit 1.05)`);
-console.log(`median of per-pair ratios ${median(ratios).toFixed(3)}; min latency ${Math.min(...d).toFixed(1)} vs ${Math.min(...n).toFixed(1)} ms`);
-process.exit(ratio <= 1.05 ? 0 : 1);
+// The gate is the median of per-pair ratios: each pair's two runs see nearly the same load, while the ratio of the two
+// medians mixes runs from different load phases (a load swing in a few pairs moves it by tens of percent).
+const pairRatio = median(ratios);
+console.log(`median latency  InpaintSuite binding: ${md.toFixed(1)} ms   onnxruntime-node: ${mn.toFixed(1)} ms   ratio of medians ${ratio.toFixed(3)}`);
+console.log(`median of per-pair ratios ${pairRatio.toFixed(3)} (limit 1.02); min latency ${Math.min(...d).toFixed(1)} vs ${Math.min(...n).toFixed(1)} ms`);
+process.exit(pairRatio <= 1.02 ? 0 : 1);

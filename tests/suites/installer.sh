@@ -45,6 +45,15 @@ check "Krita plugin in pykrita" test -f "$pykrita/inpaint_suite.desktop" -a -d "
 check "Krita plugin enabled in kritarc" grep -q "^enable_inpaint_suite=true" "$kritarc"
 check "CLI on PATH (~/.local/bin)" test "$(PATH="$HOME/.local/bin:$PATH" command -v inpaintsuite)" = "$HOME/.local/bin/inpaintsuite"
 check "ONNX Runtime native library published" bash -c "ls '$prefix'/app/runtimes/*/native/ | grep -q onnxruntime"
+# SkiaSharp (image files other than PNG): a native library per RID; on Linux the NoDependencies build (no fontconfig).
+check "SkiaSharp native library published for linux-x64, linux-arm64, win-x64, osx" test -f "$prefix/app/runtimes/linux-x64/native/libSkiaSharp.so" \
+  -a -f "$prefix/app/runtimes/linux-arm64/native/libSkiaSharp.so" -a -f "$prefix/app/runtimes/win-x64/native/libSkiaSharp.dll" -a -f "$prefix/app/runtimes/osx/native/libSkiaSharp.dylib"
+check "Linux SkiaSharp needs no fontconfig/freetype" bash -c "! ldd '$prefix/app/runtimes/linux-x64/native/libSkiaSharp.so' | grep -Eq 'fontconfig|freetype|not found'"
+if /usr/bin/python3 -c "import PIL" 2>/dev/null; then
+  /usr/bin/python3 -c "from PIL import Image; Image.open('$repo/tests/data/sample/photo.png').convert('RGB').save('$tmp/photo.webp', quality=85)"
+  PATH="$HOME/.local/bin:$PATH" inpaintsuite inpaint "$tmp/photo.webp" --mask "$repo/tests/data/sample/photo.mask.png" -o "$tmp/out.webp" --engine fill > "$tmp/webp.log" 2>&1
+  check "installed CLI: inpaint photo.webp -o out.webp writes a WebP" bash -c "head -c 12 '$tmp/out.webp' | grep -q WEBP"
+fi
 
 echo "== the installed daemon, started by hand, answers health"
 PATH="$HOME/.local/bin:$PATH" inpaintsuite serve --port 0 --bridge-port -1 --port-file "$tmp/ports.json" > "$tmp/daemon.log" 2>&1 &

@@ -11,6 +11,17 @@ and writes, under OUT:
   tiny-sd-depth/    (5-channel UNet + depth_estimator/)
 Each folder has model_index.json, text_encoder/ unet/ vae_encoder/ vae_decoder/ tokenizer/ scheduler/.
 
+With --set sdxl (or all), the tiny SDXL components (shared/reference/sdxl) become SDXL folders in the Optimum layout:
+  tiny-sdxl-inpaint/ (9-channel UNet)      tiny-sdxl-base/ (4-channel UNet: img2img, latent-blend inpaint)
+with text_encoder/ text_encoder_2/ tokenizer/ tokenizer_2/ unet/ vae_encoder/ vae_decoder/ scheduler/ model_index.json
+and two generated CLIP-like text encoders with Optimum's SDXL I/O (output_hidden_states):
+  text_encoder:   input_ids int32 [B,77] -> last_hidden_state [B,77,16], pooler_output [B,16], hidden_states.0..2 [B,77,16]
+  text_encoder_2: input_ids int32 [B,77] -> text_embeds [B,32] (projected pooled output), last_hidden_state [B,77,32],
+                  hidden_states.0..2 [B,77,32]
+(16 + 32 = the tiny UNets' cross-attention dim 48; text_embeds 32 = their pooled size). Each layer is a residual
+tanh(MatMul) so the penultimate layer differs from the last; the pooled output is taken at the first EOS (argmax of
+the ids), as CLIP does. tokenizer_2 pads with "!" (id 0), like SDXL's.
+
 Needs Debian's python3-onnx and python3-numpy: /usr/bin/python3 tests/tools/make_tiny_models.py OUT [--shared DIR]
 """
 import argparse
@@ -55,6 +66,153 @@ def text_encoder(ids_type: int, seed: int) -> onnx.ModelProto:
     return finish(graph)
 
 
+def sdxl_text_encoder(hidden: int, projection: int, seed: int) -> onnx.ModelProto:
+    """CLIP-like: embeddings, two residual tanh layers, final tanh; pooled at argmax(ids); optional projection."""
+    rng = np.random.RandomState(seed)
+    inits = [
+        numpy_helper.from_array((rng.standard_normal((VOCAB, hidden)) * 0.5).astype(np.float32), "token_embedding"),
+        numpy_helper.from_array((rng.standard_normal((1, SEQ, hidden)) * 0.1).astype(np.float32), "position_embedding"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        numpy_helper.from_array(np.array(0, np.int64), "zero"),
+        numpy_helper.from_array(np.array(1, np.int64), "one"),
+        numpy_helper.from_array(np.array([1], np.int64), "idx1"),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["input_ids"], ["ids64"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["token_embedding", "ids64"], ["emb"], axis=0),
+        helper.make_node("Add", ["emb", "position_embedding"], ["hidden_states.0"]),
+    ]
+    for layer in (1, 2):
+        inits.append(numpy_helper.from_array((rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).astype(np.float32), f"w{layer}"))
+        nodes += [
+            helper.make_node("MatMul", [f"hidden_states.{layer - 1}", f"w{layer}"], [f"m{layer}"]),
+            helper.make_node("Tanh", [f"m{layer}"], [f"t{layer}"]),
+            helper.make_node("Add", [f"t{layer}", f"hidden_states.{layer - 1}"], [f"hidden_states.{layer}"]),
+        ]
+    nodes += [
+        helper.make_node("Tanh", ["hidden_states.2"], ["last_hidden_state"]),
+        # pooled = last_hidden_state[b, argmax(ids[b])] via a one-hot over the sequence
+        helper.make_node("ArgMax", ["ids64"], ["eos"], axis=1, keepdims=1),
+        helper.make_node("Shape", ["ids64"], ["ids_shape"]),
+        helper.make_node("Gather", ["ids_shape", "one"], ["seq_len"], axis=0),
+        helper.make_node("Range", ["zero", "seq_len", "one"], ["positions"]),
+        helper.make_node("Equal", ["positions", "eos"], ["onehot_b"]),
+        helper.make_node("Cast", ["onehot_b"], ["onehot"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["onehot", "axis2"], ["onehot3"]),
+        helper.make_node("Mul", ["last_hidden_state", "onehot3"], ["picked"]),
+        helper.make_node("ReduceSum", ["picked", "axis1"], ["pooler_output"], keepdims=0),
+    ]
+    inits.append(numpy_helper.from_array(np.array([2], np.int64), "axis2"))
+    outputs = []
+    if projection:
+        inits.append(numpy_helper.from_array((rng.standard_normal((hidden, projection)) / np.sqrt(hidden)).astype(np.float32), "text_projection"))
+        nodes.append(helper.make_node("MatMul", ["pooler_output", "text_projection"], ["text_embeds"]))
+        outputs.append(helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["batch_size", projection]))
+    outputs.append(helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch_size", "sequence_length", hidden]))
+    if not projection:
+        outputs.append(helper.make_tensor_value_info("pooler_output", TensorProto.FLOAT, ["batch_size", hidden]))
+    for layer in range(3):
+        outputs.append(helper.make_tensor_value_info(f"hidden_states.{layer}", TensorProto.FLOAT, ["batch_size", "sequence_length", hidden]))
+    graph = helper.make_graph(
+        nodes, "tiny_clip_text_model_with_hidden_states",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT32, ["batch_size", "sequence_length"])],
+        outputs, inits)
+    return finish(graph)
+
+
+def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A float16 copy of a float32 graph, the way fp16 exports look: fp16 weights, inputs, outputs and Casts."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+
+    # Resize's roi/scales stay float32 whatever the data type (the operator's contract).
+    keep = {i for n in g.node if n.op_type == "Resize" for i in n.input[1:]}
+
+    def tensor16(t, name=None):
+        if t.data_type == TensorProto.FLOAT and (name or t.name) not in keep:
+            t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+
+    for t in g.initializer:
+        tensor16(t)
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        if vi.type.tensor_type.elem_type == TensorProto.FLOAT and vi.name not in keep:
+            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
+    for node in g.node:
+        for a in node.attribute:
+            if node.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.FLOAT16
+            if a.type == onnx.AttributeProto.TENSOR:
+                tensor16(a.t, node.output[0] if node.op_type == "Constant" else "")
+    return m
+
+
+def make_sdxl_folders(shared: str, out: str) -> None:
+    xl = os.path.join(shared, "reference", "sdxl", "onnx")
+    tok = os.path.join(shared, "reference", "diffusers", "tokenizer")
+    te1 = sdxl_text_encoder(16, 0, seed=2024)
+    te2 = sdxl_text_encoder(32, 32, seed=2025)
+    for folder, unet in {"tiny-sdxl-inpaint": "unet_inpaint", "tiny-sdxl-base": "unet"}.items():
+        root = os.path.join(out, folder)
+        if os.path.isdir(root):
+            shutil.rmtree(root)
+        copy_component(os.path.join(xl, unet), os.path.join(root, "unet"))
+        copy_component(os.path.join(xl, "vae_encoder_latent_parameters"), os.path.join(root, "vae_encoder"))
+        copy_component(os.path.join(xl, "vae_decoder"), os.path.join(root, "vae_decoder"))
+        copy_component(os.path.join(xl, "scheduler"), os.path.join(root, "scheduler"))
+        for sub, pad in (("tokenizer", "<|endoftext|>"), ("tokenizer_2", "!")):
+            os.makedirs(os.path.join(root, sub))
+            for name in ("vocab.json", "merges.txt"):
+                shutil.copyfile(os.path.join(tok, name), os.path.join(root, sub, name))
+            special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": pad}
+            with open(os.path.join(root, sub, "special_tokens_map.json"), "w") as f:
+                json.dump(special, f, indent=1)
+            with open(os.path.join(root, sub, "tokenizer_config.json"), "w") as f:
+                json.dump(dict(special, tokenizer_class="CLIPTokenizer", model_max_length=SEQ, do_lower_case=True), f, indent=1)
+        for sub, model, cls, hidden in (("text_encoder", te1, "CLIPTextModel", 16), ("text_encoder_2", te2, "CLIPTextModelWithProjection", 32)):
+            os.makedirs(os.path.join(root, sub))
+            onnx.save(model, os.path.join(root, sub, "model.onnx"))
+            cfg = {"_class_name": cls, "hidden_size": hidden, "num_hidden_layers": 2, "max_position_embeddings": SEQ,
+                   "vocab_size": VOCAB, "note": "tiny random-weight stand-in with Optimum's SDXL outputs"}
+            if sub == "text_encoder_2":
+                cfg["projection_dim"] = 32
+            with open(os.path.join(root, sub, "config.json"), "w") as f:
+                json.dump(cfg, f, indent=1)
+        index = {
+            "_class_name": "ORTStableDiffusionXLInpaintPipeline" if unet == "unet_inpaint" else "ORTStableDiffusionXLPipeline",
+            "_diffusers_version": "0.40.0.dev0",
+            "force_zeros_for_empty_prompt": True,
+            "requires_aesthetics_score": False,
+            "text_encoder": ["transformers", "CLIPTextModel"],
+            "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+            "tokenizer": ["transformers", "CLIPTokenizer"],
+            "tokenizer_2": ["transformers", "CLIPTokenizer"],
+            "unet": ["diffusers", "UNet2DConditionModel"],
+            "vae_encoder": ["diffusers", "AutoencoderKL"],
+            "vae_decoder": ["diffusers", "AutoencoderKL"],
+            "scheduler": ["diffusers", "EulerDiscreteScheduler"],
+        }
+        with open(os.path.join(root, "model_index.json"), "w") as f:
+            json.dump(index, f, indent=1)
+        print(root)
+    # The inpaint folder with an fp16 VAE that is not marked fp16-safe (force_upcast true, like SDXL's own VAE), and
+    # one marked fp16-safe (force_upcast false, like madebyollin/sdxl-vae-fp16-fix).
+    for folder, upcast in (("tiny-sdxl-fp16vae", True), ("tiny-sdxl-fp16vae-safe", False)):
+        root = os.path.join(out, folder)
+        if os.path.isdir(root):
+            shutil.rmtree(root)
+        shutil.copytree(os.path.join(out, "tiny-sdxl-inpaint"), root)
+        for sub in ("vae_encoder", "vae_decoder"):
+            onnx.save(to_float16(onnx.load(os.path.join(root, sub, "model.onnx"))), os.path.join(root, sub, "model.onnx"))
+            cfg_path = os.path.join(root, sub, "config.json")
+            with open(cfg_path) as f:
+                cfg = json.load(f)
+            cfg["force_upcast"] = upcast
+            with open(cfg_path, "w") as f:
+                json.dump(cfg, f, indent=1)
+        print(root)
+
+
 def depth_estimator(seed: int) -> onnx.ModelProto:
     """A 3x3 conv to one channel, softplus (depth is positive), squeezed to [B,H,W] like DPT's predicted_depth."""
     rng = np.random.RandomState(seed)
@@ -94,7 +252,16 @@ def main() -> int:
     ap.add_argument("--shared", default=os.path.normpath(os.path.join(here, "..", "..", "..", "shared")))
     ap.add_argument("--ids-type", choices=["int32", "int64"], default="int32",
                     help="input_ids dtype of the text encoder (Optimum exports int32; some exports use int64)")
+    ap.add_argument("--set", choices=["sd", "sdxl", "all"], default="sd",
+                    help="which folders: the SD 1.x ones (default), the SDXL ones, or both")
     args = ap.parse_args()
+    if args.set in ("sdxl", "all"):
+        if not os.path.isdir(os.path.join(args.shared, "reference", "sdxl", "onnx")):
+            print(f"make_tiny_models: {args.shared}/reference/sdxl/onnx not found (pass --shared)", file=sys.stderr)
+            return 2
+        make_sdxl_folders(args.shared, args.out)
+        if args.set == "sdxl":
+            return 0
     tiny = os.path.join(args.shared, "reference", "diffusers", "tiny_models", "onnx")
     tok = os.path.join(args.shared, "reference", "diffusers", "tokenizer")
     if not os.path.isdir(tiny):

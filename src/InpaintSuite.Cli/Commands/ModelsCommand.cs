@@ -17,7 +17,7 @@ internal static class ModelsCommand
             io.Out.WriteLine("engines: " + string.Join(", ", setup.Catalog.Engines));
             io.Out.WriteLine(Runtime.Onnx.OnnxRuntimeInfo.Describe().ToString());
             foreach (var m in setup.Catalog.Models)
-                io.Out.WriteLine($"model {m.Name}: {m.Kind} {m.Dtype} {m.NativeWidth}x{m.NativeHeight} " + (m.Usable ? "usable" : "unusable: " + m.Reason));
+                io.Out.WriteLine($"model {m.Name}: {m.Kind}{(m.Architecture == "sdxl" ? " sdxl" : "")} {m.Dtype} {m.NativeWidth}x{m.NativeHeight} " + (m.Usable ? "usable" : "unusable: " + m.Reason));
             return ExitCodes.Ok;
         });
         return cmd;

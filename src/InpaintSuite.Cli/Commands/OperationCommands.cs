@@ -13,8 +13,9 @@ internal static class OperationCommands
 {
     private sealed class Options
     {
-        public readonly Argument<string> Image = new("IMAGE") { Description = "Input image (PNG or JPEG)." };
-        public readonly Option<string> Output = new("--output", "-o") { Description = "Output PNG path (batch items 2..N get -2, -3, ... before the extension).", Required = true };
+        public readonly Argument<string> Image = new("IMAGE") { Description = "Input image (PNG, JPEG, WebP, GIF or BMP)." };
+        public readonly Option<string> Output = new("--output", "-o") { Description = "Output path; .png, .jpg/.jpeg or .webp picks the format (batch items 2..N get -2, -3, ... before the extension).", Required = true };
+        public readonly Option<int?> Quality = new("--quality") { Description = "JPEG/WebP output quality 1..100 (default 90; 100 = lossless WebP)." };
         public readonly Option<string?> Engine = new("--engine", "-e") { Description = "auto, content-aware, fill, or an installed model's name.", DefaultValueFactory = _ => "auto" };
         public readonly Option<string?> Prompt = new("--prompt", "-p") { Description = "What to generate (diffusion engines)." };
         public readonly Option<string?> NegativePrompt = new("--negative-prompt", "-n") { Description = "What to avoid (diffusion engines)." };
@@ -64,7 +65,7 @@ internal static class OperationCommands
     {
         var o = new Options();
         var cmd = new Command(name, description) { o.Image };
-        foreach (var opt in new Option[] { o.Output, o.Engine, o.Prompt, o.NegativePrompt, o.Steps, o.Guidance, o.Scheduler, o.Seed, o.Strength, o.Batch, o.Grow, o.Feather, o.FillMode, o.ContextPadding, o.WholeImage, o.ColorMatch, o.Daemon, o.Token, o.TlsCa, o.Models, o.Json })
+        foreach (var opt in new Option[] { o.Output, o.Quality, o.Engine, o.Prompt, o.NegativePrompt, o.Steps, o.Guidance, o.Scheduler, o.Seed, o.Strength, o.Batch, o.Grow, o.Feather, o.FillMode, o.ContextPadding, o.WholeImage, o.ColorMatch, o.Daemon, o.Token, o.TlsCa, o.Models, o.Json })
             cmd.Options.Add(opt);
         var mask = addMask?.Invoke(cmd, o);
 
@@ -90,6 +91,9 @@ internal static class OperationCommands
         {
             string imagePath = parse.GetValue(o.Image)!;
             string output = parse.GetValue(o.Output)!;
+            // Refuse an output the CLI cannot write before any work is done.
+            ImageFiles.OutputFormat(output);
+            var encode = ImageFiles.EncodeOptions(parse.GetValue(o.Quality));
             var image = ImageFiles.LoadImage(imagePath, "IMAGE");
             Mask? maskImage = null;
             if (mask != null && parse.GetValue(mask) is { Length: > 0 } maskPath)
@@ -148,7 +152,7 @@ internal static class OperationCommands
                 result = await backend.RunAsync(request, progress, ct);
             double seconds = result.EngineTime > TimeSpan.Zero ? result.EngineTime.TotalSeconds : sw.Elapsed.TotalSeconds;
 
-            var outputs = ResultWriter.Write(image, result, output);
+            var outputs = ResultWriter.Write(image, result, output, encode);
             var seeds = ResultPatches.Alternatives(result).Select(a => a[0].Seed).DefaultIfEmpty(result.Patches.Count > 0 ? result.Patches[0].Seed : 0).ToList();
             if (parse.GetValue(o.Json))
             {

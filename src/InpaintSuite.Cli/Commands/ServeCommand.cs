@@ -60,6 +60,8 @@ internal static class ServeCommand
             }
 
             Runtime.Onnx.OnnxRuntimeLog.Sink = message => io.Err.WriteLine("inpaintsuite: onnxruntime " + message);
+            // The provider decision and any skipped GPU provider's reason, in the log before the first job.
+            io.Err.WriteLine("inpaintsuite: " + Runtime.Onnx.OnnxRuntimeInfo.Describe().ToString().Replace(Environment.NewLine, Environment.NewLine + "inpaintsuite:", StringComparison.Ordinal));
             await using var engines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget);
             options.Engines = engines;
             options.Runner = engines.Runner;

@@ -6,6 +6,9 @@ public enum ImageFormat
     Unknown = 0,
     Png,
     Jpeg,
+    Webp,
+    Gif,
+    Bmp,
 }
 
 /// <summary>Limits and choices applied while decoding untrusted bytes.</summary>
@@ -22,7 +25,7 @@ public sealed record DecodeOptions
     /// </summary>
     public long MaxPixels { get; init; } = DefaultMaxPixels;
 
-    /// <summary>Rotate/flip JPEGs as their EXIF orientation tag says (what every viewer shows). Default true.</summary>
+    /// <summary>Rotate/flip JPEG/WebP images as their EXIF orientation tag says (what every viewer shows). Default true.</summary>
     public bool ApplyExifOrientation { get; init; } = true;
 }
 
@@ -34,7 +37,7 @@ public sealed record DecodeOptions
 /// <param name="Channels">Colour channels in the file before palette expansion: 1 grey, 2 grey+alpha, 3 colour, 4 colour+alpha (a palette counts as 3, or 4 with tRNS).</param>
 /// <param name="HasAlpha">True when the file carries transparency (alpha channel or tRNS).</param>
 /// <param name="Interlaced">Adam7 (PNG) or progressive (JPEG).</param>
-/// <param name="ExifOrientation">JPEG EXIF orientation 1..8 (1 when absent).</param>
+/// <param name="ExifOrientation">EXIF orientation 1..8 (1 when absent).</param>
 public sealed record ImageInfo(ImageFormat Format, int Width, int Height, int BitDepth, int Channels, bool HasAlpha, bool Interlaced, int ExifOrientation = 1)
 {
     /// <summary>The <see cref="PixelDepth"/> a decode of this file produces.</summary>
@@ -57,10 +60,27 @@ internal static class ImageLimits
     }
 }
 
+/// <summary>How <see cref="ImageCodec.Encode"/> writes JPEG and WebP (PNG is lossless and takes <see cref="PngEncodeOptions"/>).</summary>
+public sealed record ImageEncodeOptions
+{
+    public static readonly ImageEncodeOptions Default = new();
+
+    /// <summary>JPEG / lossy WebP quality 0..100 (for lossless WebP: compression effort). Default 90.</summary>
+    public int Quality { get; init; } = 90;
+
+    /// <summary>WebP only: lossless instead of lossy.</summary>
+    public bool Lossless { get; init; }
+
+    /// <summary>PNG options when the format is PNG.</summary>
+    public PngEncodeOptions? Png { get; init; }
+}
+
 /// <summary>
-/// The codec seam: decode PNG/JPEG bytes or files into <see cref="RgbaImage"/> (U8, or U16 for 16-bit PNG),
-/// and save RGBA images as PNG. Every malformed or over-limit input ends in <see cref="InvalidDataException"/>
-/// (<see cref="IsTooLarge"/> tells the over-limit case apart).
+/// The codec seam: decode image bytes or files into <see cref="RgbaImage"/> and write them back.
+/// PNG is the project's own decoder/encoder (exact 16-bit, U16 for 16-bit files); JPEG (all kinds, CMYK too), WebP,
+/// GIF (first frame) and BMP decode through SkiaSharp (<see cref="SkiaCodec"/>) to U8; JPEG and WebP encode through
+/// SkiaSharp, chosen by the output file's extension (<see cref="FormatForPath"/>). Every malformed, truncated or
+/// over-limit input ends in <see cref="InvalidDataException"/> (<see cref="IsTooLarge"/> tells the over-limit case apart).
 /// </summary>
 public static class ImageCodec
 {
@@ -71,6 +91,9 @@ public static class ImageCodec
     {
         if (PngDecoder.HasSignature(data)) return ImageFormat.Png;
         if (data.Length >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return ImageFormat.Jpeg;
+        if (data.Length >= 12 && data[..4].SequenceEqual("RIFF"u8) && data.Slice(8, 4).SequenceEqual("WEBP"u8)) return ImageFormat.Webp;
+        if (data.Length >= 6 && (data[..6].SequenceEqual("GIF87a"u8) || data[..6].SequenceEqual("GIF89a"u8))) return ImageFormat.Gif;
+        if (data.Length >= 14 && data[0] == 'B' && data[1] == 'M') return ImageFormat.Bmp;
         return ImageFormat.Unknown;
     }
 
@@ -82,8 +105,8 @@ public static class ImageCodec
         return DetectFormat(data) switch
         {
             ImageFormat.Png => PngDecoder.Decode(data, out info, options),
-            ImageFormat.Jpeg => JpegDecoder.Decode(data, out info, options),
-            _ => throw new InvalidDataException("not a PNG or JPEG file (unknown signature)"),
+            ImageFormat.Unknown => throw UnknownSignature(),
+            var f => SkiaCodec.Decode(data, f, out info, options),
         };
     }
 
@@ -91,9 +114,54 @@ public static class ImageCodec
     public static ImageInfo Identify(ReadOnlySpan<byte> data) => DetectFormat(data) switch
     {
         ImageFormat.Png => PngDecoder.Identify(data),
-        ImageFormat.Jpeg => JpegDecoder.Identify(data),
-        _ => throw new InvalidDataException("not a PNG or JPEG file (unknown signature)"),
+        ImageFormat.Unknown => throw UnknownSignature(),
+        var f => SkiaCodec.Identify(data, f),
     };
+
+    private static InvalidDataException UnknownSignature() => new("not a PNG, JPEG, WebP, GIF or BMP file (unknown signature)");
+
+    /// <summary>The output extensions <see cref="Save"/> can write, and the format each one means.</summary>
+    public static IReadOnlyDictionary<string, ImageFormat> WritableExtensions { get; } = new Dictionary<string, ImageFormat>(StringComparer.OrdinalIgnoreCase)
+    {
+        [".png"] = ImageFormat.Png,
+        [".jpg"] = ImageFormat.Jpeg,
+        [".jpeg"] = ImageFormat.Jpeg,
+        [".webp"] = ImageFormat.Webp,
+    };
+
+    /// <summary>The format an output path's extension asks for; <see cref="NotSupportedException"/> (naming the writable ones) for any other.</summary>
+    public static ImageFormat FormatForPath(string path)
+    {
+        string ext = Path.GetExtension(path);
+        if (WritableExtensions.TryGetValue(ext, out var f)) return f;
+        throw new NotSupportedException($"cannot write '{(ext.Length == 0 ? "(no extension)" : ext)}' files: the output name must end in .png, .jpg, .jpeg or .webp");
+    }
+
+    /// <summary>Encodes as <paramref name="format"/> (PNG, JPEG or WebP); JPEG and WebP store 8 bits (16-bit/float images are reduced), JPEG drops alpha.</summary>
+    public static void Encode(RgbaImage image, ImageFormat format, Stream output, ImageEncodeOptions? options = null)
+    {
+        options ??= ImageEncodeOptions.Default;
+        if (format == ImageFormat.Png) PngEncoder.Encode(image, output, options.Png);
+        else if (format is ImageFormat.Jpeg or ImageFormat.Webp) SkiaCodec.Encode(image, format, output, options);
+        else throw new NotSupportedException($"cannot encode {format} (PNG, JPEG and WebP can be written)");
+    }
+
+    public static byte[] Encode(RgbaImage image, ImageFormat format, ImageEncodeOptions? options = null)
+    {
+        using var ms = new MemoryStream();
+        Encode(image, format, ms, options);
+        return ms.ToArray();
+    }
+
+    /// <summary>Writes <paramref name="path"/> in the format its extension names (<see cref="FormatForPath"/>).</summary>
+    public static void Save(RgbaImage image, string path, ImageEncodeOptions? options = null)
+    {
+        var format = FormatForPath(path);
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        Encode(image, format, fs, options);
+    }
 
     public static RgbaImage Load(string path, DecodeOptions? options = null) => Load(path, out _, options);
 

@@ -25,6 +25,7 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
 
     private readonly DiffusionModel _model;
     private readonly Lazy<TextConditioner> _text;
+    private readonly Lazy<SdxlTextConditioner> _sdxlText;
     private readonly SchedulerConfig _schedulerConfig;
     private readonly string _defaultScheduler;
     private readonly Func<RgbaImage, Mask, CancellationToken, RgbaImage>? _contentAwarePreFill;
@@ -34,6 +35,8 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     {
         _model = new DiffusionModel(entry, sessionOptions, sessionCache);
         _text = new Lazy<TextConditioner>(() => new TextConditioner(_model, ClipTokenizer.FromDirectory(entry.TokenizerDirectory!)));
+        _sdxlText = new Lazy<SdxlTextConditioner>(() => new SdxlTextConditioner(_model,
+            ClipTokenizer.FromDirectory(entry.TokenizerDirectory!), ClipTokenizer.FromDirectory(entry.Tokenizer2Directory!)));
         _schedulerConfig = entry.SchedulerConfigPath != null ? SchedulerConfig.Load(entry.SchedulerConfigPath) : SchedulerConfig.StableDiffusion15;
         _defaultScheduler = DefaultSchedulerName(entry.SchedulerConfigPath);
         _contentAwarePreFill = contentAwarePreFill;
@@ -72,7 +75,8 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
     public void WarmUp(CancellationToken ct = default)
     {
         _model.WarmUp(ct);
-        _ = _text.Value;
+        if (_model.IsSdxl) _ = _sdxlText.Value;
+        else _ = _text.Value;
     }
 
     /// <summary>True when the model's sessions are resident (a job would not load anything).</summary>
@@ -130,7 +134,9 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
         }
 
         var region = req.Region;
-        var (gw, gh) = GenerationSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 512, Entry.NativeHeight > 0 ? Entry.NativeHeight : 512);
+        var (gw, gh) = _model.IsSdxl
+            ? SdxlConditioning.BucketSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 1024)
+            : GenerationSize(region.Width, region.Height, Entry.NativeWidth > 0 ? Entry.NativeWidth : 512, Entry.NativeHeight > 0 ? Entry.NativeHeight : 512);
         var mode = req.Operation switch
         {
             Operation.DepthToImage => SamplerMode.Depth,
@@ -182,7 +188,18 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             else throw new InvalidRequestException("depth_map", $"model '{Name}' has no depth estimator: send a depth map");
         }
 
-        var (pe, ne, seq) = _text.Value.Encode(s.Prompt ?? "", s.NegativePrompt ?? "", ct);
+        float[] pe, ne;
+        int seq;
+        SdxlEmbeddings? xl = null;
+        if (_model.IsSdxl)
+        {
+            xl = _sdxlText.Value.Encode(s.Prompt ?? "", s.NegativePrompt ?? "", ct);
+            (pe, ne, seq) = (xl.Prompt, xl.Negative, xl.SequenceLength);
+        }
+        else (pe, ne, seq) = _text.Value.Encode(s.Prompt ?? "", s.NegativePrompt ?? "", ct);
+        // SDXL size conditioning: diffusers' defaults (original = target = generation size, crop (0, 0)): the region is
+        // generated whole, not cropped out of a larger image.
+        var timeIds = xl != null ? SdxlConditioning.DefaultTimeIds(gw, gh) : null;
         int latentLen = 4 * (gh / _model.VaeScaleFactor) * (gw / _model.VaeScaleFactor);
         int batch = Math.Max(1, req.BatchSize);
         var results = new List<RgbaImage>(batch);
@@ -200,6 +217,10 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
             noise.NextGaussian(initial);
             var eps = new float[latentLen];
             noise.NextGaussian(eps);
+            // SDXL inpaint below strength 1 encodes the image and the masked image, each with its own posterior draw
+            // (as diffusers does); SD 1.x keeps its one draw so its seeds give the same pictures as before.
+            float[]? maskedEps = null;
+            if (xl != null && mode == SamplerMode.Inpaint && strength < 1f) { maskedEps = new float[latentLen]; noise.NextGaussian(maskedEps); }
             var scheduler = NoiseScheduler.Create(schedulerName, _schedulerConfig);
             var sampler = new DiffusionSampler(_model, scheduler);
             int item = b;
@@ -221,10 +242,14 @@ public sealed class DiffusionEngine : IFillEngine, IDisposable
                 Strength = strength,
                 InitialNoise = initial,
                 VaeEps = eps,
+                MaskedImageVaeEps = maskedEps,
+                PooledEmbeds = xl?.Pooled,
+                NegativePooledEmbeds = xl?.NegativePooled,
+                TimeIds = timeIds,
                 StepNoise = noise,
             }, null, (step, total, latents, lh, lw) =>
             {
-                progress?.Report(new OperationProgress(item * activeSteps + step, batch * activeSteps, "denoise", LatentPreview.Render(latents, lh, lw)));
+                progress?.Report(new OperationProgress(item * activeSteps + step, batch * activeSteps, "denoise", LatentPreview.Render(latents, lh, lw, _model.IsSdxl)));
             }, ct);
             progress?.Report(new OperationProgress((item + 1) * activeSteps, batch * activeSteps, "decode"));
             var image = FromModelImage(decoded, gw, gh);
@@ -343,8 +368,19 @@ public static class LatentPreview
         { -0.184f, -0.271f, -0.473f },
     };
 
-    public static RgbaImage Render(ReadOnlySpan<float> latents, int h, int w)
+    // SDXL's latent space (VAE scaling 0.13025) has other colour axes (ComfyUI's SDXL latent_rgb_factors and bias).
+    private static readonly float[,] SdxlFactors =
     {
+        { 0.3651f, 0.4232f, 0.4341f },
+        { -0.2533f, -0.0042f, 0.1068f },
+        { 0.1076f, 0.1111f, -0.0362f },
+        { -0.3165f, -0.2492f, -0.2188f },
+    };
+    private static readonly float[] SdxlBias = [0.1084f, -0.0175f, -0.0011f];
+
+    public static RgbaImage Render(ReadOnlySpan<float> latents, int h, int w, bool sdxl = false)
+    {
+        var factors = sdxl ? SdxlFactors : Factors;
         var img = new RgbaImage(w, h);
         int hw = h * w;
         var px = img.Data;
@@ -352,8 +388,8 @@ public static class LatentPreview
         {
             for (int c = 0; c < 3; c++)
             {
-                float v = 0;
-                for (int k = 0; k < 4; k++) v += latents[k * hw + i] * Factors[k, c];
+                float v = sdxl ? SdxlBias[c] : 0f;
+                for (int k = 0; k < 4; k++) v += latents[k * hw + i] * factors[k, c];
                 px[4 * i + c] = (byte)Math.Clamp((int)((v + 1f) * 127.5f), 0, 255);
             }
             px[4 * i + 3] = 255;

@@ -17,7 +17,7 @@ public sealed class DiffusionModel : IDisposable
 {
     private readonly ModelSessionCache _cache;
     private readonly bool _ownsCache;
-    private readonly ModelSessionKey? _unet, _textEncoder, _vaeEncoder, _vaeDecoder, _depthEstimator;
+    private readonly ModelSessionKey? _unet, _textEncoder, _textEncoder2, _vaeEncoder, _vaeDecoder, _depthEstimator;
 
     /// <param name="entry">A usable catalogue entry.</param>
     /// <param name="options">Session options (part of each session's cache key).</param>
@@ -31,9 +31,76 @@ public sealed class DiffusionModel : IDisposable
         _cache = cache ?? ModelSessionCache.Unbounded();
         _unet = Key(entry.UnetPath, opts);
         _textEncoder = Key(entry.TextEncoderPath, opts);
+        _textEncoder2 = Key(entry.TextEncoder2Path, opts);
         _vaeEncoder = Key(entry.VaeEncoderPath, opts);
         _vaeDecoder = Key(entry.VaeDecoderPath, opts);
         _depthEstimator = Key(entry.DepthEstimatorPath, opts);
+        _vaeFp16 = entry.VaeDtype == "fp16";
+        _vaeUpcast = _vaeFp16 && entry.VaeForceUpcast;
+    }
+
+    // fp16 VAE policy (SDXL's VAE overflows in fp16; diffusers runs it in fp32 when force_upcast): a VAE exported in
+    // fp16 and not marked fp16-safe runs from a float32 copy of its graph from the start; an fp16-safe one runs in fp16
+    // and switches to the float32 copy (for the rest of the process) the first time an output has NaN/inf or the
+    // provider cannot load it. Every switch is reported through Log.
+    private readonly bool _vaeFp16;
+    private volatile bool _vaeUpcast;
+    private bool _upcastReported;
+    private readonly Lock _upcastLock = new();
+
+    /// <summary>Where float32 copies of fp16 VAEs are written (default: a folder under the temp directory).</summary>
+    public string UpcastDirectory { get; init; } = OnnxFloat32Upcast.DefaultCacheDirectory;
+
+    /// <summary>"fp32", "fp16", or "fp32 (upcast from fp16)": how the VAE runs now.</summary>
+    public string VaePrecision => _vaeUpcast ? "fp32 (upcast from fp16)" : _vaeFp16 ? "fp16" : "fp32";
+
+    private ModelSessionKey? Vae(ModelSessionKey? key) =>
+        key is { } k && _vaeUpcast ? new ModelSessionKey(OnnxFloat32Upcast.CachedPath(k.Path, UpcastDirectory), k.Options) : key;
+
+    /// <summary>Makes the float32 copies exist when the VAE runs upcast (once; later calls only check a file).</summary>
+    private void EnsureUpcastVae()
+    {
+        if (!_vaeUpcast) return;
+        lock (_upcastLock)
+        {
+            foreach (var k in new[] { _vaeEncoder, _vaeDecoder })
+                if (k is { } key) OnnxFloat32Upcast.EnsureConverted(key.Path, OnnxFloat32Upcast.CachedPath(key.Path, UpcastDirectory));
+            if (!_upcastReported)
+            {
+                _upcastReported = true;
+                Log?.Invoke($"model '{Name}': the VAE is fp16 and not marked fp16-safe (force_upcast): encoding and decoding in fp32 (float32 copy in {UpcastDirectory})");
+            }
+        }
+    }
+
+    private void SwitchVaeToFp32(string why)
+    {
+        lock (_upcastLock)
+        {
+            if (_vaeUpcast) return;
+            _upcastReported = true;
+            Log?.Invoke($"model '{Name}': {why}: redoing in fp32, and running its VAE in fp32 from now on");
+            _vaeUpcast = true;
+        }
+        EnsureUpcastVae();
+    }
+
+    /// <summary>Acquires a VAE session; an fp16 VAE the provider cannot load falls back to its float32 copy.</summary>
+    private ModelLease<InferenceSession> UseVae(ModelSessionKey? key, CancellationToken ct)
+    {
+        EnsureUpcastVae();
+        try { return _cache.Acquire(Required(Vae(key)), ct); }
+        catch (OnnxRuntimeException e) when (_vaeFp16 && !_vaeUpcast)
+        {
+            SwitchVaeToFp32($"the fp16 VAE cannot run on this provider ({e.Message})");
+            return _cache.Acquire(Required(Vae(key)), ct);
+        }
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> v)
+    {
+        foreach (float x in v) if (!float.IsFinite(x)) return false;
+        return true;
     }
 
     private static ModelSessionKey? Key(string? path, OrtSessionOptions options) => path == null ? null : new ModelSessionKey(path, options);
@@ -41,9 +108,19 @@ public sealed class DiffusionModel : IDisposable
     /// <summary>The session cache this model draws from.</summary>
     public ModelSessionCache Cache => _cache;
 
-    /// <summary>The four components every job uses (text encoder, UNet, VAE encoder and decoder), as cache keys.</summary>
-    public IReadOnlyList<ModelSessionKey> CoreComponents =>
-        [Required(_textEncoder), Required(_unet), Required(_vaeEncoder), Required(_vaeDecoder)];
+    /// <summary>
+    /// The components every job uses (text encoder(s), UNet, VAE encoder and decoder), as cache keys. SDXL's second
+    /// text encoder is one of them, so the cache budget counts its weights (an SDXL folder is ~3x an SD 1.5 one).
+    /// </summary>
+    public IReadOnlyList<ModelSessionKey> CoreComponents => _textEncoder2 is { } te2
+        ? [Required(_textEncoder), te2, Required(_unet), Required(Vae(_vaeEncoder)), Required(Vae(_vaeDecoder))]
+        : [Required(_textEncoder), Required(_unet), Required(Vae(_vaeEncoder)), Required(Vae(_vaeDecoder))];
+
+    /// <summary>SDXL: two text encoders, pooled embedding and time ids into the UNet.</summary>
+    public bool IsSdxl => Entry.Architecture == ModelArchitecture.StableDiffusionXL;
+
+    /// <summary>Where the model reports what it decided about precision (fp16 VAE upcast or NaN/inf fallback); the daemon logs it.</summary>
+    public Action<string>? Log { get; set; }
 
     private ModelSessionKey Required(ModelSessionKey? key) =>
         key ?? throw new InvalidOperationException($"model '{Entry.Name}' lacks a component");
@@ -55,6 +132,18 @@ public sealed class DiffusionModel : IDisposable
     /// a job holds this for its run. Loads started here are not cancelled by <paramref name="ct"/> (others may wait for them).
     /// </summary>
     public IDisposable LeaseSessions(bool depthEstimator, CancellationToken ct)
+    {
+        EnsureUpcastVae();
+        try { return LeaseCore(depthEstimator, ct); }
+        catch (OnnxRuntimeException e) when (_vaeFp16 && !_vaeUpcast)
+        {
+            // Most likely the fp16 VAE (a CPU provider lacks fp16 kernels): its float32 copy loads instead.
+            SwitchVaeToFp32($"a component failed to load, trying the VAE in fp32 ({e.Message})");
+            return LeaseCore(depthEstimator, ct);
+        }
+    }
+
+    private IDisposable LeaseCore(bool depthEstimator, CancellationToken ct)
     {
         var keys = depthEstimator && _depthEstimator is { } d ? [.. CoreComponents, d] : CoreComponents;
         var leases = new List<IDisposable>(keys.Count);
@@ -131,10 +220,37 @@ public sealed class DiffusionModel : IDisposable
     }
 
     /// <summary>
+    /// SDXL text encoder <paramref name="encoder"/> (1 or 2) on token ids [1,seq]: the penultimate layer's hidden states
+    /// [1,seq,hidden] (diffusers' <c>hidden_states[-2]</c>, Optimum's <c>hidden_states.{N-1}</c> of N+1 outputs) and, for
+    /// encoder 2, the projected pooled embedding <c>text_embeds</c> [1,pooled] (null for encoder 1).
+    /// </summary>
+    public (float[] Penultimate, float[]? Pooled) EncodeTextSdxl(int encoder, int[] ids, CancellationToken ct)
+    {
+        using var lease = Use(encoder == 2 ? _textEncoder2 : _textEncoder, ct);
+        var s = lease.Value;
+        var input = s.Inputs[0];
+        OrtTensor t = input.ElementType == OrtElementType.Int64
+            ? OrtTensor.Create(ids.Select(i => (long)i).ToArray(), 1, ids.Length)
+            : OrtTensor.Create((int[])ids.Clone(), 1, ids.Length);
+        int last = s.Outputs.Max(o => ModelCatalogue.SdxlHiddenLayer(o.Name));
+        if (last < 1) throw new InvalidOperationException($"text encoder {encoder} of '{Name}' has no hidden_states.N outputs");
+        string penultimate = $"hidden_states.{last - 1}";
+        string? pooled = encoder == 2 ? (s.Outputs.FirstOrDefault(o => o.Name == "text_embeds")?.Name
+            ?? throw new InvalidOperationException($"text encoder 2 of '{Name}' has no text_embeds output")) : null;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        IReadOnlyDictionary<string, OrtTensor> outputs;
+        try { outputs = s.Run(new Dictionary<string, OrtTensor> { [input.Name] = t }, pooled == null ? [penultimate] : [penultimate, pooled], ct); }
+        finally { Interlocked.Add(ref _runTicks, System.Diagnostics.Stopwatch.GetElapsedTime(start).Ticks); }
+        return (outputs[penultimate].ToFloat32().Span.ToArray(), pooled == null ? null : outputs[pooled].ToFloat32().Span.ToArray());
+    }
+
+    /// <summary>
     /// One UNet call: <paramref name="sample"/> [batch,C,h,w], one timestep for the whole batch,
     /// encoder_hidden_states [batch,seq,hidden]; returns the noise (or v) prediction [batch,4,h,w].
+    /// SDXL UNets also take <paramref name="textEmbeds"/> [batch,pooled] and <paramref name="timeIds"/> [batch,6].
     /// </summary>
-    public float[] Unet(float[] sample, int batch, int channels, int h, int w, float timestep, float[] hiddenStates, int seq, CancellationToken ct)
+    public float[] Unet(float[] sample, int batch, int channels, int h, int w, float timestep, float[] hiddenStates, int seq, CancellationToken ct,
+        float[]? textEmbeds = null, float[]? timeIds = null)
     {
         using var lease = Use(_unet, ct);
         var s = lease.Value;
@@ -152,6 +268,14 @@ public sealed class DiffusionModel : IDisposable
                     break;
                 case "timestep":
                     inputs[info.Name] = Timestep(timestep, info, batch);
+                    break;
+                case "text_embeds":
+                    var te = textEmbeds ?? throw new InvalidOperationException($"UNet of '{Name}' needs text_embeds (SDXL pooled embedding)");
+                    inputs[info.Name] = AsType(te, info.ElementType, batch, te.Length / batch);
+                    break;
+                case "time_ids":
+                    var ti = timeIds ?? throw new InvalidOperationException($"UNet of '{Name}' needs time_ids (SDXL size conditioning)");
+                    inputs[info.Name] = AsType(ti, info.ElementType, batch, ti.Length / batch);
                     break;
                 default:
                     throw new InvalidOperationException($"UNet of '{Name}' has an unexpected input '{info.Name}'");
@@ -183,13 +307,24 @@ public sealed class DiffusionModel : IDisposable
     /// </summary>
     public (float[] Mean, float[]? LogVar) EncodeVae(float[] image, int batch, int height, int width, CancellationToken ct)
     {
-        using var lease = Use(_vaeEncoder, ct);
-        var s = lease.Value;
-        var input = s.Inputs[0];
-        var outName = s.Outputs[0].Name;
-        var outputs = Run(s, new Dictionary<string, OrtTensor> { [input.Name] = AsType(image, input.ElementType, batch, 3, height, width) }, outName, ct);
-        var data = outputs[outName].ToFloat32().Span;
-        if (outName != "latent_parameters") return (data.ToArray(), null);
+        float[] all;
+        string outName;
+        bool upcast = _vaeUpcast;
+        using (var lease = UseVae(_vaeEncoder, ct))
+        {
+            var s = lease.Value;
+            var input = s.Inputs[0];
+            outName = s.Outputs[0].Name;
+            var outputs = Run(s, new Dictionary<string, OrtTensor> { [input.Name] = AsType(image, input.ElementType, batch, 3, height, width) }, outName, ct);
+            all = outputs[outName].ToFloat32().Span.ToArray();
+        }
+        if (_vaeFp16 && !upcast && !AllFinite(all))
+        {
+            SwitchVaeToFp32("the fp16 VAE encode gave NaN/inf");
+            return EncodeVae(image, batch, height, width, ct);
+        }
+        ReadOnlySpan<float> data = all;
+        if (outName != "latent_parameters") return (all, null);
         // latent_parameters = concat(mean, logvar) on the channel axis.
         int hw = data.Length / (batch * 8);
         var mean = new float[batch * 4 * hw];
@@ -205,12 +340,22 @@ public sealed class DiffusionModel : IDisposable
     /// <summary>VAE decoder: latents [batch,4,h,w] already divided by the scaling factor -> image [batch,3,8h,8w] (~[-1,1]).</summary>
     public float[] DecodeVae(float[] latents, int batch, int h, int w, CancellationToken ct)
     {
-        using var lease = Use(_vaeDecoder, ct);
-        var s = lease.Value;
-        var input = s.Inputs[0];
-        var outName = s.Outputs[0].Name;
-        var outputs = Run(s, new Dictionary<string, OrtTensor> { [input.Name] = AsType(latents, input.ElementType, batch, 4, h, w) }, outName, ct);
-        return outputs[outName].ToFloat32().Span.ToArray();
+        float[] decoded;
+        bool upcast = _vaeUpcast;
+        using (var lease = UseVae(_vaeDecoder, ct))
+        {
+            var s = lease.Value;
+            var input = s.Inputs[0];
+            var outName = s.Outputs[0].Name;
+            var outputs = Run(s, new Dictionary<string, OrtTensor> { [input.Name] = AsType(latents, input.ElementType, batch, 4, h, w) }, outName, ct);
+            decoded = outputs[outName].ToFloat32().Span.ToArray();
+        }
+        if (_vaeFp16 && !upcast && !AllFinite(decoded))
+        {
+            SwitchVaeToFp32("the fp16 VAE decode gave NaN/inf");
+            return DecodeVae(latents, batch, h, w, ct);
+        }
+        return decoded;
     }
 
     /// <summary>Depth estimator: pixel_values [1,3,H,W] -> predicted_depth [H',W'] (returns data and size).</summary>

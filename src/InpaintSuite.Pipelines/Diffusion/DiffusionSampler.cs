@@ -42,8 +42,19 @@ public sealed class SamplerInputs
     public float Strength { get; init; } = 1f;
     /// <summary>[1,4,h,w] standard-normal initial noise.</summary>
     public required float[] InitialNoise { get; init; }
-    /// <summary>[1,4,h,w] posterior eps for the VAE encode (null = use the posterior mean).</summary>
+    /// <summary>[1,4,h,w] posterior eps for the VAE encode of the init image (null = use the posterior mean).</summary>
     public float[]? VaeEps { get; init; }
+    /// <summary>[1,4,h,w] posterior eps for the masked-image encode of a 9-channel inpaint; null = <see cref="VaeEps"/>.
+    /// SDXL inpaint below strength 1 encodes both images, each with its own draw.</summary>
+    public float[]? MaskedImageVaeEps { get; init; }
+    /// <summary>SDXL: [1,pooled] pooled prompt embedding (UNet <c>text_embeds</c>).</summary>
+    public float[]? PooledEmbeds { get; init; }
+    /// <summary>SDXL: [1,pooled] pooled negative prompt embedding.</summary>
+    public float[]? NegativePooledEmbeds { get; init; }
+    /// <summary>SDXL: the six time ids of the prompt row (<see cref="SdxlConditioning.TimeIds"/>).</summary>
+    public float[]? TimeIds { get; init; }
+    /// <summary>SDXL: the negative row's time ids (diffusers: the same values unless negative sizes are given); null = <see cref="TimeIds"/>.</summary>
+    public float[]? NegativeTimeIds { get; init; }
     /// <summary>Noise for stochastic schedulers' steps.</summary>
     public INoiseSource? StepNoise { get; init; }
 }
@@ -58,6 +69,9 @@ public sealed class SamplerTrace
     public float[]? ConditionLatents { get; set; }
     public float[]? DepthNormalized { get; set; }
     public float[]? FinalLatents { get; set; }
+    /// <summary>SDXL: the UNet's time_ids [batch,6] and text_embeds [batch,pooled] inputs (the same every step).</summary>
+    public float[]? TimeIds { get; set; }
+    public float[]? TextEmbeds { get; set; }
     public List<TimeSpan> UnetTimes { get; } = [];
     public TimeSpan EncodeTime { get; set; }
     public TimeSpan DecodeTime { get; set; }
@@ -106,7 +120,7 @@ public sealed class DiffusionSampler(DiffusionModel model, NoiseScheduler schedu
             for (int c = 0; c < 3; c++)
                 for (int i = 0; i < plane; i++)
                     masked[c * plane + i] = mask![i] < 0.5f ? p.InitImage[c * plane + i] : 0f;
-            condLatents = Encode(masked, p.Height, p.Width, p.VaeEps, ct);
+            condLatents = Encode(masked, p.Height, p.Width, p.MaskedImageVaeEps ?? p.VaeEps, ct);
         }
         bool strengthMax = p.Strength >= 1f;
         if (p.Mode is SamplerMode.ImageToImage or SamplerMode.Depth or SamplerMode.InpaintLatentBlend || !strengthMax)
@@ -142,6 +156,16 @@ public sealed class DiffusionSampler(DiffusionModel model, NoiseScheduler schedu
         var ehs = new float[batch * embedLen];
         if (cfg) { p.NegativeEmbeds.CopyTo(ehs, 0); p.PromptEmbeds.CopyTo(ehs, embedLen); }
         else p.PromptEmbeds.CopyTo(ehs, 0);
+        // SDXL added conditioning, [uncond, cond] like the hidden states.
+        float[]? textEmbeds = null, timeIds = null;
+        if (Model.IsSdxl)
+        {
+            var pooled = p.PooledEmbeds ?? throw new ArgumentException("an SDXL UNet needs the pooled prompt embedding");
+            var ids = p.TimeIds ?? throw new ArgumentException("an SDXL UNet needs time ids");
+            textEmbeds = cfg ? [.. p.NegativePooledEmbeds ?? throw new ArgumentException("guidance needs the negative pooled embedding"), .. pooled] : (float[])pooled.Clone();
+            timeIds = cfg ? [.. p.NegativeTimeIds ?? ids, .. ids] : (float[])ids.Clone();
+            if (trace != null) { trace.TimeIds = timeIds; trace.TextEmbeds = textEmbeds; }
+        }
         var noisePred = new float[latentLen];
         var properLatents = p.Mode == SamplerMode.InpaintLatentBlend ? new float[latentLen] : null;
 
@@ -167,7 +191,7 @@ public sealed class DiffusionSampler(DiffusionModel model, NoiseScheduler schedu
             if (trace != null) { trace.StepModelInput.Add((float[])modelInput.Clone()); trace.StepTimesteps.Add(t); }
 
             var unetSw = System.Diagnostics.Stopwatch.StartNew();
-            var output = Model.Unet(modelInput, batch, channels, h, w, t, ehs, p.SequenceLength, ct);
+            var output = Model.Unet(modelInput, batch, channels, h, w, t, ehs, p.SequenceLength, ct, textEmbeds, timeIds);
             trace?.UnetTimes.Add(unetSw.Elapsed);
             if (cfg)
             {

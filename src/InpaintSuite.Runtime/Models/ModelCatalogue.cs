@@ -6,6 +6,12 @@ namespace InpaintSuite.Runtime.Models;
 /// <summary>What a model folder is for, from its UNet's input channels (or a standalone depth estimator).</summary>
 public enum ModelKind { Unknown, Inpaint, Img2Img, Depth, DepthEstimator }
 
+/// <summary>
+/// The model family, from the UNet's inputs: SDXL UNets take the pooled text embedding (<c>text_embeds</c>) and the six
+/// size/crop conditioning values (<c>time_ids</c>) besides <c>encoder_hidden_states</c>.
+/// </summary>
+public enum ModelArchitecture { StableDiffusion, StableDiffusionXL }
+
 /// <summary>The UNet's <c>timestep</c> input as exported (Optimum ≤ 1.23: int64 [steps]; ≥ 1.24: float scalar; diffusers' script: float [batch]).</summary>
 public enum TimestepInput { Unknown, Int64Vector, Int64Scalar, Float32Vector, Float32Scalar, Float16Vector, Float16Scalar }
 
@@ -41,6 +47,22 @@ public sealed record ModelEntry
     public string? TokenizerDirectory { get; init; }
     public string? SchedulerConfigPath { get; init; }
     public string? DepthEstimatorPath { get; init; }
+    /// <summary>SD 1.x/2.x (one text encoder) or SDXL (two text encoders, pooled embedding, time ids).</summary>
+    public ModelArchitecture Architecture { get; init; }
+    /// <summary>SDXL: the second text encoder (CLIPTextModelWithProjection: penultimate hidden states and the pooled <c>text_embeds</c>).</summary>
+    public string? TextEncoder2Path { get; init; }
+    /// <summary>SDXL: the second tokenizer (same vocabulary, its own pad token).</summary>
+    public string? Tokenizer2Directory { get; init; }
+    /// <summary>SDXL: width of the pooled text embedding the UNet takes as <c>text_embeds</c> (1280 for SDXL 1.0).</summary>
+    public int PooledEmbedDim { get; init; }
+    /// <summary>SDXL: model_index.json's force_zeros_for_empty_prompt (an empty negative prompt is zero embeddings, not the encoding of "").</summary>
+    public bool ForceZerosForEmptyPrompt { get; init; }
+    /// <summary>"fp16" or "fp32": the VAE decoder's latent_sample input ("" when unknown).</summary>
+    public string VaeDtype { get; init; } = "";
+    /// <summary>The VAE config's force_upcast (diffusers' default true): an fp16 VAE that is not known to be fp16-safe.</summary>
+    public bool VaeForceUpcast { get; init; } = true;
+    /// <summary>The protocol's architecture string: "sd" or "sdxl".</summary>
+    public string ArchitectureName => Architecture == ModelArchitecture.StableDiffusionXL ? "sdxl" : "sd";
     /// <summary>Remarks that do not make the model unusable (e.g. a depth model without a depth estimator).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
@@ -52,7 +74,8 @@ public sealed record ModelEntry
 /// Scans a models directory: every sub-folder is one entry. A diffusion model folder has the standard ONNX layout
 /// (<c>model_index.json</c>, <c>text_encoder/ unet/ vae_encoder/ vae_decoder/</c> each with <c>model.onnx</c>,
 /// <c>tokenizer/</c> with vocab.json + merges.txt, <c>scheduler/scheduler_config.json</c>, optional
-/// <c>depth_estimator/</c>); a folder with just <c>model.onnx</c> taking <c>pixel_values</c> is a depth estimator.
+/// <c>depth_estimator/</c>); an SDXL folder (Optimum layout, UNet with <c>text_embeds</c> and <c>time_ids</c> inputs) also
+/// has <c>text_encoder_2/</c> and <c>tokenizer_2/</c>; a folder with just <c>model.onnx</c> taking <c>pixel_values</c> is a depth estimator.
 /// Broken or partial folders come back unusable with a reason; scanning never throws for a folder's content.
 /// </summary>
 public static class ModelCatalogue
@@ -123,11 +146,21 @@ public static class ModelCatalogue
         string dtype = "";
         int inChannels = 0, crossDim = 0, sampleSize = 0;
         var timestep = TimestepInput.Unknown;
+        bool sdxl = false;
+        int pooledDim = 0;
         if (unet is not null)
         {
             var h = TryHeader(unet, "unet", problems);
             if (h is not null)
             {
+                var textEmbeds = h.Input("text_embeds");
+                var timeIds = h.Input("time_ids");
+                sdxl = textEmbeds is not null || timeIds is not null;
+                if (sdxl && (textEmbeds is null || timeIds is null))
+                    problems.Add($"unet/model.onnx has {(textEmbeds is null ? "time_ids but no text_embeds" : "text_embeds but no time_ids")} input (SDXL UNets take both)");
+                if (textEmbeds is { Rank: 2 } && textEmbeds.Shape![1].Value is long pd) pooledDim = (int)pd;
+                if (timeIds is { Rank: 2 } && timeIds.Shape![1].Value is long tl && tl != 6)
+                    problems.Add($"unet time_ids has {tl} values: an SDXL refiner (aesthetic-score conditioning) is not supported, only 6 time ids");
                 var sample = h.Input("sample");
                 if (sample is null) problems.Add($"unet/model.onnx has no 'sample' input (inputs: {string.Join(", ", h.Inputs.Select(i => i.Name))})");
                 else
@@ -167,8 +200,26 @@ public static class ModelCatalogue
             else if (kind == ModelKind.Unknown && problems.Count == 0) problems.Add("unet input channel count is unknown (no fixed dimension and no unet/config.json in_channels)");
         }
 
+        string? textEncoder2 = null, tok2Dir = null;
+        if (sdxl)
+        {
+            int before = missing.Count;
+            textEncoder2 = Component("text_encoder_2");
+            tok2Dir = Path.Combine(dir, "tokenizer_2");
+            foreach (var f in new[] { "vocab.json", "merges.txt" })
+                if (!File.Exists(Path.Combine(tok2Dir, f))) missing.Add($"tokenizer_2/{f}");
+            if (missing.Count > before) problems.Add("missing " + string.Join(", ", missing.Skip(before)) + " (an SDXL UNet needs both text encoders and tokenizers)");
+        }
+
         string idsType = "";
-        if (textEncoder is not null)
+        if (sdxl)
+        {
+            int h1 = textEncoder is null ? 0 : InspectSdxlTextEncoder(textEncoder, "text_encoder", pooled: false, problems, ref idsType, ref pooledDim);
+            int h2 = textEncoder2 is null ? 0 : InspectSdxlTextEncoder(textEncoder2, "text_encoder_2", pooled: true, problems, ref idsType, ref pooledDim);
+            if (h1 > 0 && h2 > 0 && crossDim > 0 && h1 + h2 != crossDim)
+                problems.Add($"text encoder hidden sizes {h1} + {h2} do not add up to the unet's cross-attention dim {crossDim}");
+        }
+        else if (textEncoder is not null)
         {
             var h = TryHeader(textEncoder, "text_encoder", problems);
             if (h is not null)
@@ -185,7 +236,8 @@ public static class ModelCatalogue
             }
         }
 
-        string vaeOut = "";
+        string vaeOut = "", vaeDtype = "";
+        bool forceUpcast = true;
         if (vaeEncoder is not null)
         {
             var h = TryHeader(vaeEncoder, "vae_encoder", problems);
@@ -204,12 +256,15 @@ public static class ModelCatalogue
             var h = TryHeader(vaeDecoder, "vae_decoder", problems);
             if (h is not null)
             {
-                if (h.Input("latent_sample") is null) problems.Add("vae_decoder/model.onnx has no 'latent_sample' input");
+                var ls = h.Input("latent_sample");
+                if (ls is null) problems.Add("vae_decoder/model.onnx has no 'latent_sample' input");
+                else vaeDtype = ls.ElementType switch { 10 => "fp16", 1 => "fp32", _ => "" };
                 CheckExternalData(h, vaeDecoder, "vae_decoder", problems);
             }
             var vaeConfig = ReadConfig(Path.Combine(dir, "vae_decoder", "config.json")) ?? ReadConfig(Path.Combine(dir, "vae_encoder", "config.json"));
             if (vaeConfig?["scaling_factor"] is JsonValue sf) scaling = (float)sf.GetValue<double>();
             if (vaeConfig?["block_out_channels"] is JsonArray boc && boc.Count > 0) vaeFactor = 1 << (boc.Count - 1);
+            if (vaeConfig?["force_upcast"] is JsonValue fu && fu.TryGetValue(out bool fub)) forceUpcast = fub;
         }
         if (depthEstimator is not null)
         {
@@ -218,7 +273,9 @@ public static class ModelCatalogue
         }
         else if (kind == ModelKind.Depth) notes.Add("no depth_estimator/: depth requests need a depth map");
 
-        if (sampleSize == 0) sampleSize = 64;
+        if (sampleSize == 0) sampleSize = sdxl ? 128 : 64;
+        bool forceZeros = true;
+        if (sdxl && ReadConfig(indexPath)?["force_zeros_for_empty_prompt"] is JsonValue fz && fz.TryGetValue(out bool fzb)) forceZeros = fzb;
         int native = sampleSize * vaeFactor;
         return new ModelEntry
         {
@@ -246,8 +303,48 @@ public static class ModelCatalogue
             SchedulerConfigPath = File.Exists(schedPath) ? schedPath : null,
             DepthEstimatorPath = depthEstimator,
             Notes = notes,
+            Architecture = sdxl ? ModelArchitecture.StableDiffusionXL : ModelArchitecture.StableDiffusion,
+            TextEncoder2Path = textEncoder2,
+            Tokenizer2Directory = tok2Dir != null && System.IO.Directory.Exists(tok2Dir) ? tok2Dir : null,
+            PooledEmbedDim = pooledDim,
+            ForceZerosForEmptyPrompt = sdxl && forceZeros,
+            VaeDtype = vaeDtype,
+            VaeForceUpcast = forceUpcast,
         };
     }
+
+    /// <summary>
+    /// An SDXL text encoder needs its hidden states per layer (Optimum's <c>hidden_states.N</c> outputs: SDXL conditions on
+    /// the penultimate layer) and, for the second, the projected pooled output (<c>text_embeds</c>). Returns the hidden size (0 = unknown).
+    /// </summary>
+    private static int InspectSdxlTextEncoder(string path, string component, bool pooled, List<string> problems, ref string idsType, ref int pooledDim)
+    {
+        var h = TryHeader(path, component, problems);
+        if (h is null) return 0;
+        var ids = h.Input("input_ids");
+        if (ids is null) problems.Add($"{component}/model.onnx has no 'input_ids' input (inputs: {string.Join(", ", h.Inputs.Select(i => i.Name))})");
+        else if (ids.ElementType is not (6 or 7)) problems.Add($"{component} input_ids is {ids.ElementTypeName} (expected int32 or int64)");
+        else if (idsType == "") idsType = ids.ElementTypeName;
+        var layers = h.Outputs.Where(o => SdxlHiddenLayer(o.Name) >= 0).ToList();
+        if (layers.Count < 2) problems.Add($"{component}/model.onnx has no per-layer 'hidden_states.N' outputs (SDXL uses the penultimate layer; export with output_hidden_states)");
+        if (pooled)
+        {
+            var te = h.Output("text_embeds");
+            if (te is null) problems.Add($"{component}/model.onnx has no 'text_embeds' output (the pooled, projected embedding)");
+            else if (te.Rank == 2 && te.Shape![1].Value is long pd)
+            {
+                if (pooledDim > 0 && pd != pooledDim) problems.Add($"{component} pooled size {pd} does not match the unet's text_embeds size {pooledDim}");
+                pooledDim = (int)pd;
+            }
+        }
+        CheckExternalData(h, path, component, problems);
+        var layer = layers.FirstOrDefault();
+        return layer is { Rank: 3 } && layer.Shape![2].Value is long hd ? (int)hd : 0;
+    }
+
+    /// <summary>N of an output named "hidden_states.N", else -1.</summary>
+    public static int SdxlHiddenLayer(string outputName) =>
+        outputName.StartsWith("hidden_states.", StringComparison.Ordinal) && int.TryParse(outputName.AsSpan(14), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) ? n : -1;
 
     private static ModelEntry InspectDepthEstimator(string dir, string name, string onnx)
     {

@@ -4,7 +4,7 @@
 usage: reference_decode.py OUT_DIR FILE...
 For each FILE writes OUT_DIR/<n>.rgba (raw RGBA, 8-bit, or 16-bit little-endian) and prints one JSON line
 {"index": n, "file": ..., "ok": bool, "width", "height", "depth": 8|16, "decoder": ..., "error": ...}.
-8-bit PNG and all JPEG: Pillow (JPEG with EXIF orientation applied). 16-bit PNG: OpenCV IMREAD_UNCHANGED
+8-bit PNG, JPEG (CMYK too), WebP, GIF (first frame), BMP: Pillow (JPEG/WebP with EXIF orientation applied). 16-bit PNG: OpenCV IMREAD_UNCHANGED
 (libpng; Pillow narrows 16-bit colour to 8 bits), BGR(A) reordered to RGBA.
 """
 import json
@@ -41,8 +41,8 @@ def decode_cv16(path):
 def decode_pil(path):
     with Image.open(path) as im:
         im.load()
-        if im.format == "JPEG":
-            im = ImageOps.exif_transpose(im)
+        if im.format in ("JPEG", "WEBP"):
+            im = ImageOps.exif_transpose(im)  # GIF/BMP carry no EXIF; an animated file stays on its first frame
         return np.asarray(im.convert("RGBA"), dtype=np.uint8)
 
 

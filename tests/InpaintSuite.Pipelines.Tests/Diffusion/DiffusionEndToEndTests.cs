@@ -14,14 +14,14 @@ namespace InpaintSuite.Pipelines.Tests.Diffusion;
 [Collection(TinyModelsCollection.Name)]
 public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputHelper output)
 {
-    private static RgbaImage Photo(int w, int h)
+    internal static RgbaImage Photo(int w, int h)
     {
         // A real photo (the shipped sample) cropped/scaled to a non-square size.
         var src = ImageCodec.Load(Path.Combine(TestPaths.RepoRoot, "tests", "data", "sample", "photo.png"));
         return Resampler.Resize(src, w, h, ResampleFilter.Lanczos3);
     }
 
-    private static Mask Blob(int w, int h, int cx, int cy, int rx, int ry)
+    internal static Mask Blob(int w, int h, int cx, int cy, int rx, int ry)
     {
         var m = new Mask(w, h);
         for (int y = 0; y < h; y++)
@@ -33,7 +33,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
         return m;
     }
 
-    private static int ChangedFarFromMask(RgbaImage a, RgbaImage b, Mask mask, int band)
+    internal static int ChangedFarFromMask(RgbaImage a, RgbaImage b, Mask mask, int band)
     {
         var grown = MaskOps.Grow(mask, band);
         int changed = 0;

@@ -11,7 +11,12 @@ public sealed class TinyModelTests(ITestOutputHelper output)
 {
     private static string Root => Path.Combine(TestPaths.DiffusersReference, "tiny_models");
 
-    private static readonly OrtSessionOptions Options = new() { ExecutionProvider = ExecutionProviderKind.Cpu };
+    // CPU, unless tests/gpu/run.sh sets INPAINTSUITE_ORT_PROVIDER=cuda: an explicit provider fails rather than falls back,
+    // so the parity then holds on CUDA itself.
+    private static readonly OrtSessionOptions Options = new()
+    {
+        ExecutionProvider = OrtSessionOptions.ParseProvider(Environment.GetEnvironmentVariable(OrtSessionOptions.ProviderEnvironmentVariable)) is { } p and not ExecutionProviderKind.Auto ? p : ExecutionProviderKind.Cpu,
+    };
 
     // The reference's own ORT check found <= 5e-6; allow 1e-4 relative to max(1, |ref|).
     private static string? Check(OrtTensor expected, OrtTensor actual) => TensorAssert.Compare(expected, actual, rtol: 1e-4, atol: 1e-4);

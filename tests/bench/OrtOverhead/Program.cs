@@ -2,17 +2,18 @@ using System.Diagnostics;
 using System.Globalization;
 using InpaintSuite.Runtime.Onnx;
 
-// Usage: OrtOverhead <model.onnx> <latent size> <iterations> <threads> <batch>
+// Usage: OrtOverhead <model.onnx> <latent size> <iterations> <threads> <batch> [cpu|cuda|directml]
 // Prints one line per timed run (iterations 0: one per 'run' line read from stdin): "ms <milliseconds>", after 3 warm-up runs. Same inputs and session options as ort-node.mjs.
 var model = args[0];
 int size = int.Parse(args[1], CultureInfo.InvariantCulture);
 int iterations = int.Parse(args[2], CultureInfo.InvariantCulture);
 int threads = int.Parse(args[3], CultureInfo.InvariantCulture);
 int batch = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 1;
+var provider = args.Length > 5 ? OrtSessionOptions.ParseProvider(args[5]) ?? throw new ArgumentException($"unknown provider {args[5]}") : ExecutionProviderKind.Cpu;
 
 using var session = InferenceSession.Load(model, new OrtSessionOptions
 {
-    ExecutionProvider = ExecutionProviderKind.Cpu,
+    ExecutionProvider = provider,
     IntraOpThreads = threads,
     InterOpThreads = 1,
     GraphOptimization = GraphOptimizationLevel.All,
@@ -33,7 +34,7 @@ var inputs = new Dictionary<string, OrtTensor>
 };
 float checksum = 0;
 for (int i = 0; i < 3; i++) checksum = ((OrtTensor<float>)session.Run(inputs)["out_sample"]).Span[0];
-Console.WriteLine($"info dotnet ORT {OnnxRuntimeInfo.Version} from {OrtLibrary.LibraryPath}; out[0]={checksum.ToString("R", CultureInfo.InvariantCulture)}");
+Console.WriteLine($"info dotnet ORT {OnnxRuntimeInfo.Version} on {session.ExecutionProvider} from {OrtLibrary.LibraryPath}; out[0]={checksum.ToString("R", CultureInfo.InvariantCulture)}");
 var sw = new Stopwatch();
 void TimedRun()
 {
