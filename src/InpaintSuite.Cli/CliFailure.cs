@@ -1,5 +1,5 @@
 using InpaintSuite.Pipelines;
-using InpaintSuite.Protocol.Grpc;
+using Grpc.Core;
 
 namespace InpaintSuite.Cli;
 
@@ -15,9 +15,9 @@ internal sealed record CliFailure(string Message, int ExitCode)
         EngineNotFoundException n => new($"{n.Message} (see 'inpaintsuite models')", ExitCodes.Usage),
         InvalidDataException d => new($"bad input: {d.Message}", ExitCodes.Usage),
         FileNotFoundException f => new($"file not found: {f.FileName ?? f.Message}", ExitCodes.Usage),
-        GrpcStatusException g when g.StatusCode is GrpcStatusCode.InvalidArgument or GrpcStatusCode.NotFound or GrpcStatusCode.OutOfRange or GrpcStatusCode.FailedPrecondition
-            => new($"daemon: {g.StatusCode}: {g.Message}", ExitCodes.Usage),
-        GrpcStatusException g => new($"daemon: {g.StatusCode}: {g.Message}{CliTls.Hint(g)}", ExitCodes.Failed),
+        RpcException g when g.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.OutOfRange or StatusCode.FailedPrecondition
+            => new($"daemon: {g.StatusCode}: {g.Status.Detail}", ExitCodes.Usage),
+        RpcException g => new($"daemon: {g.StatusCode}: {g.Status.Detail}{CliTls.Hint(g)}", ExitCodes.Failed),
         HttpRequestException h => new($"cannot reach the daemon: {h.Message}", ExitCodes.Failed),
         AggregateException { InnerExceptions.Count: 1 } a => Classify(a.InnerException!),
         _ => new($"{e.GetType().Name}: {e.Message}", ExitCodes.Failed),

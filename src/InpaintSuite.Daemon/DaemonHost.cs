@@ -1,11 +1,9 @@
-using System.Buffers;
 using System.Net;
-using System.Text;
+using Grpc.Health.V1;
+using Grpc.HealthCheck;
+using InpaintSuite.Daemon.Grpc;
 using InpaintSuite.Pipelines;
-using InpaintSuite.Protocol.Grpc;
-using InpaintSuite.Protocol.Health;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
@@ -16,7 +14,8 @@ using Microsoft.Extensions.Logging;
 namespace InpaintSuite.Daemon;
 
 /// <summary>
-/// The daemon: Kestrel with a gRPC endpoint (HTTP/2 prior knowledge) and a JSON bridge (HTTP/1.1).
+/// The daemon: Kestrel with stock gRPC (HTTP/2; Inpainter, health, reflection) and a JSON bridge (HTTP/1.1), both over
+/// one job core (<see cref="Queue"/>). Endpoints are mapped in one place, <see cref="DaemonEndpoints"/>.
 /// <code>
 /// await using var host = await DaemonHost.StartAsync(options);   // ports 0 = ephemeral
 /// Console.WriteLine(host.GrpcAddress);
@@ -27,8 +26,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly JobQueue _queue;
-    private readonly HealthState _health;
-    private readonly CancellationTokenSource _shutdown = new();
+    private readonly HealthServiceImpl _health = new();
+    private readonly DaemonLifetime _lifetime = new();
     private readonly ListenOptions _grpcListen;
     private readonly ListenOptions? _bridgeListen;
     private readonly ListenOptions? _a1111Listen;
@@ -55,10 +54,12 @@ public sealed partial class DaemonHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
 
         var address = ParseHost(options.Host);
-        ListenOptions? grpc = null, bridge = null, a1111 = null;
+        ListenOptions? grpc = null, bridge0 = null, a1111 = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // A message over the limit is RESOURCE_EXHAUSTED from gRPC (MaxReceiveMessageSize); Kestrel's cap is the
+            // same plus framing, and the bridge raises it per request for base64 (JsonBridge).
             k.Limits.MaxRequestBodySize = (long)options.MaxMessageBytes + 64 * 1024;
             k.Limits.MinRequestBodyDataRate = null;
             k.Limits.MinResponseDataRate = null;
@@ -73,10 +74,8 @@ public sealed partial class DaemonHost : IAsyncDisposable
             k.Listen(address, options.GrpcPort, lo =>
             {
                 lo.Protocols = HttpProtocols.Http2;
-                // TLS first, so the HTTP/1.x check below sees decrypted bytes; HTTP/2-only means ALPN h2.
+                // HTTP/2-only: ALPN h2 with TLS, prior knowledge (h2c) without.
                 if (tls != null) lo.UseHttps(HttpsOptions(tls));
-                // Answer HTTP/1.x on the gRPC port with 426 instead of an HTTP/2 GOAWAY.
-                lo.Use(next => ctx => Http1Rejector.RunAsync(ctx, next));
                 grpc = lo;
             });
             if (options.BridgePort >= 0)
@@ -84,7 +83,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
                 {
                     lo.Protocols = HttpProtocols.Http1;
                     if (tls != null) lo.UseHttps(HttpsOptions(tls));
-                    bridge = lo;
+                    bridge0 = lo;
                 });
             // AUTOMATIC1111-compatible API (A1111/A1111Endpoint.cs), its own HTTP/1.1 port.
             if (options.A1111Port >= 0)
@@ -96,46 +95,55 @@ public sealed partial class DaemonHost : IAsyncDisposable
                 });
         });
 
+        // The gRPC services are resolved from DI when the first call comes, after the core below exists.
+        DaemonEndpoints.AddServices(builder.Services, options, () => Service!, _health, _lifetime);
         _app = builder.Build();
-        _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon");
-        _health = new HealthState();
+        var loggers = _app.Services.GetRequiredService<ILoggerFactory>();
+        _logger = loggers.CreateLogger("InpaintSuite.Daemon");
         // No runner given: the same engines the CLI composes (fill, content-aware, installed models).
         if (options.Runner == null && options.Engines == null) _ownedEngines = EngineSetup.Create(options.ModelsDirectory, options.ModelMemoryBudget, options.LoraDirectory);
         Engines = options.Engines ?? _ownedEngines;
         var runner = options.Runner ?? Engines!.Runner;
         var catalog = options.Catalog ?? Engines?.Catalog ?? new StaticEngineCatalog();
+        var limits = options.Limits();
         if (Engines != null)
         {
-            var modelLog = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Models");
+            Engines.Limits = limits;
+            var modelLog = loggers.CreateLogger("InpaintSuite.Daemon.Models");
             var previous = Engines.SessionCache.Observer;
             Engines.SessionCache.Observer = e => { previous?.Invoke(e); ModelCacheLog.Write(modelLog, e); };
             var previousNotes = Engines.ModelNotes;
             Engines.ModelNotes = m => { previousNotes?.Invoke(m); ModelCacheLog.Note(modelLog, m); };
         }
         // With engines (not a bare runner), GPU inference gets a device of its own with one worker, so content-aware and
-        // fill jobs on the CPU workers do not wait behind it; without a GPU nothing is routed there.
-        var jobsLog = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Jobs");
+        // fill jobs on the CPU workers do not wait behind it; without a GPU nothing is routed there. Engine and device
+        // are resolved once, at submit.
+        var jobsLog = loggers.CreateLogger("InpaintSuite.Daemon.Jobs");
         _queue = Engines != null && (options.Runner == null || ReferenceEquals(options.Runner, Engines.Runner))
-            ? new JobQueue(runner, [new JobDevice(JobDevice.Cpu, options.Workers), new JobDevice(JobDevice.Gpu, 1)], Engines.DeviceOf, jobsLog)
-            : new JobQueue(runner, options.Workers, jobsLog);
-        Service = new InpainterService(_queue, options, catalog, _health);
-        var grpcEndpoint = new GrpcEndpoint(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Grpc"), _shutdown.Token);
-        var bridgeEndpoint = new JsonBridge(Service, options, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.Bridge"), _shutdown.Token);
-
+            ? new JobQueue(Engines.ResolvedRunner, [new JobDevice(JobDevice.Cpu, options.Workers), new JobDevice(JobDevice.Gpu, 1)], Engines.Resolve, limits, jobsLog)
+            : new JobQueue(runner, [new JobDevice(JobDevice.Cpu, options.Workers)], r => ResolveByCatalog(catalog, r), limits, jobsLog);
+        Service = new InpainterService(_queue, options, catalog);
+        _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
+        _health.SetStatus(Protocol.InpainterClient.ServiceName, HealthCheckResponse.Types.ServingStatus.Serving);
+        var bridge = new JsonBridge(Service, _health, options, new DaemonToken(options.AuthToken), loggers.CreateLogger("InpaintSuite.Daemon.Bridge"), _lifetime);
         var a1111Endpoint = options.A1111Port >= 0
-            ? new A1111.A1111Endpoint(new A1111.A1111Jobs(_queue), options, catalog, Engines, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InpaintSuite.Daemon.A1111"))
+            ? new A1111.A1111Endpoint(new A1111.A1111Jobs(_queue), options, catalog, Engines, loggers.CreateLogger("InpaintSuite.Daemon.A1111"))
             : null;
-
-        _app.Run(ctx =>
-        {
-            if (ctx.Connection.LocalPort == GrpcPort) return grpcEndpoint.HandleAsync(ctx);
-            if (a1111Endpoint != null && ctx.Connection.LocalPort == A1111Port) return a1111Endpoint.HandleAsync(ctx);
-            return bridgeEndpoint.HandleAsync(ctx);
-        });
+        DaemonEndpoints.Map(_app, isBridgePort: port => _bridgeListen != null && port == BridgePort, bridge,
+            a1111Endpoint == null ? null : (port => _a1111Listen != null && port == A1111Port, a1111Endpoint.HandleAsync));
         _grpcListen = grpc!;
-        _bridgeListen = bridge;
+        _bridgeListen = bridge0;
         _a1111Listen = a1111;
         _app.Lifetime.ApplicationStopping.Register(() => _ = BeginShutdown());
+    }
+
+    /// <summary>Without engines: the engine as named, if the catalog lists it (NOT_FOUND before queueing otherwise).</summary>
+    private static ResolvedEngine ResolveByCatalog(IEngineCatalog catalog, OperationRequest r)
+    {
+        var engine = r.Settings.Engine;
+        if (!string.Equals(engine, EngineNames.Auto, StringComparison.OrdinalIgnoreCase) && !catalog.Engines.Contains(engine, StringComparer.OrdinalIgnoreCase))
+            throw new EngineNotFoundException(engine);
+        return new ResolvedEngine(engine, JobDevice.Cpu);
     }
 
     public DaemonOptions Options { get; }
@@ -157,17 +165,17 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     public int BridgePort { get; private set; } = -1;
 
-    /// <summary>The A1111-compatible API's port (-1 = off).</summary>
-    public int A1111Port { get; private set; } = -1;
-
-    public Uri A1111Address => new($"{Scheme}://{UriHost}:{A1111Port}");
-
     /// <summary>True when both ports speak TLS (<see cref="DaemonOptions.TlsCertificate"/>).</summary>
     public bool Tls { get; }
 
     public Uri GrpcAddress => new($"{Scheme}://{UriHost}:{GrpcPort}");
 
     public Uri BridgeAddress => new($"{Scheme}://{UriHost}:{BridgePort}");
+
+    /// <summary>The A1111-compatible API's port (-1 = off).</summary>
+    public int A1111Port { get; private set; } = -1;
+
+    public Uri A1111Address => new($"{Scheme}://{UriHost}:{A1111Port}");
 
     private string Scheme => Tls ? "https" : "http";
 
@@ -204,7 +212,7 @@ public sealed partial class DaemonHost : IAsyncDisposable
         if (host._tlsNotAfter is { } notAfter && notAfter < DateTime.UtcNow.AddDays(14))
             host.LogCertificateExpiry(options.TlsCertificate!, notAfter.ToString("u", System.Globalization.CultureInfo.InvariantCulture), notAfter < DateTime.UtcNow ? "has expired" : "expires soon");
         // After listening: health answers SERVING while the default model loads; a job for it waits for that load.
-        if (host.Engines != null) host.WarmUp = host.WarmUpAsync(host.Engines, options.WarmUpModel, host._shutdown.Token);
+        if (host.Engines != null) host.WarmUp = host.WarmUpAsync(host.Engines, options.WarmUpModel, host._lifetime.Stopping);
         return host;
     }
 
@@ -238,12 +246,10 @@ public sealed partial class DaemonHost : IAsyncDisposable
     private Task BeginShutdown()
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1) return _shutdownTask ?? Task.CompletedTask;
-        _health.Set(HealthCheckResponse.Types.ServingStatus.NotServing);
-        _shutdownTask = Task.Run(async () =>
-        {
-            await _queue.ShutdownAsync(Options.ShutdownGrace).ConfigureAwait(false);
-            _shutdown.Cancel();
-        });
+        _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
+        _health.SetStatus(Protocol.InpainterClient.ServiceName, HealthCheckResponse.Types.ServingStatus.NotServing);
+        _lifetime.Stop();
+        _shutdownTask = _queue.ShutdownAsync(Options.ShutdownGrace);
         return _shutdownTask;
     }
 
@@ -255,7 +261,6 @@ public sealed partial class DaemonHost : IAsyncDisposable
         if (Engines != null) LogModelCacheSummary(Engines.SessionCache.Statistics.ToString());
         await _app.DisposeAsync().ConfigureAwait(false);
         if (_ownedEngines != null) await _ownedEngines.DisposeAsync().ConfigureAwait(false);
-        _shutdown.Dispose();
     }
 
     private async Task WarmUpAsync(EngineSetup engines, string? spec, CancellationToken ct)
@@ -317,40 +322,4 @@ public sealed partial class DaemonHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TLS certificate {File} {State} (not after {NotAfter}): clients will refuse it once expired")]
     private partial void LogCertificateExpiry(string file, string notAfter, string state);
-
-    /// <summary>Peeks at a new connection on the gRPC port: not the HTTP/2 preface means HTTP/1.x, answered 426.</summary>
-    private static class Http1Rejector
-    {
-        private static readonly byte[] Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
-        private static readonly byte[] UpgradeRequired = Encoding.ASCII.GetBytes(
-            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: h2c\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 41\r\n\r\ngRPC needs HTTP/2 (prior knowledge, h2c)\n");
-
-        public static async Task RunAsync(ConnectionContext ctx, ConnectionDelegate next)
-        {
-            var input = ctx.Transport.Input;
-            while (true)
-            {
-                var read = await input.ReadAsync(ctx.ConnectionClosed).ConfigureAwait(false);
-                var buffer = read.Buffer;
-                var n = (int)Math.Min(buffer.Length, Preface.Length);
-                var head = buffer.Slice(0, n).ToArray();
-                if (!head.AsSpan().SequenceEqual(Preface.AsSpan(0, n)))
-                {
-                    input.AdvanceTo(buffer.End);
-                    await ctx.Transport.Output.WriteAsync(UpgradeRequired).ConfigureAwait(false);
-                    await ctx.Transport.Output.CompleteAsync().ConfigureAwait(false);
-                    return;
-                }
-                if (n == Preface.Length || read.IsCompleted)
-                {
-                    // Nothing consumed: Kestrel's HTTP/2 layer reads the preface itself.
-                    input.AdvanceTo(buffer.Start);
-                    if (read.IsCompleted && n < Preface.Length) return;
-                    break;
-                }
-                input.AdvanceTo(buffer.Start, buffer.End);
-            }
-            await next(ctx).ConfigureAwait(false);
-        }
-    }
 }

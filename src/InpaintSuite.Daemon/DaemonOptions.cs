@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using InpaintSuite.Pipelines;
-using InpaintSuite.Protocol.Grpc;
+using InpaintSuite.Protocol;
 using InpaintSuite.Runtime.Models;
 using Microsoft.Extensions.Logging;
 
@@ -45,14 +45,18 @@ public sealed class DaemonOptions
 
     /// <summary>Largest request or response message in bytes (default fits an 8192x8192 RGBA8 layer and its mask).</summary>
     [Range(1024, int.MaxValue)]
-    public int MaxMessageBytes { get; set; } = GrpcFraming.DefaultMaxMessageBytes;
+    public int MaxMessageBytes { get; set; } = MessageLimits.DefaultMaxMessageBytes;
 
     /// <summary>Largest image accepted (width x height).</summary>
     [Range(typeof(long), "1", "9223372036854775807")]
     public long MaxPixels { get; set; } = 8192L * 8192;
 
-    [Range(1, 1024)]
+    /// <summary>Batch items per job (at most <see cref="RequestLimits.BatchCap"/>, what the engines produce).</summary>
+    [Range(1, RequestLimits.BatchCap)]
     public int MaxBatch { get; set; } = 8;
+
+    /// <summary>The one set of request limits for this daemon (validation at submit and GetCapabilities).</summary>
+    public RequestLimits Limits() => RequestLimits.From(MaxPixels, MaxBatch);
 
     /// <summary>Runs operations; null = the Pipelines' default runner.</summary>
     public IOperationRunner? Runner { get; set; }
@@ -139,5 +143,5 @@ public sealed class StaticEngineCatalog(IReadOnlyList<string>? engines = null, I
 
     public IReadOnlyList<Protocol.V1.ModelInfo> Models { get; } = models ?? [];
 
-    public IReadOnlyList<string> Schedulers { get; } = WireConversions.KnownSchedulers;
+    public IReadOnlyList<string> Schedulers { get; } = RequestLimits.KnownSchedulers;
 }

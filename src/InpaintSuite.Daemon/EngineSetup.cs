@@ -32,14 +32,27 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
         LoraLibrary = loras != null ? new LoraLibrary(loras) : null;
         SessionCache = new ModelSessionCache(modelMemoryBudget);
         Registry = EngineRegistry.WithBuiltIns([new ContentAwareEngine()]);
-        Runner = new RescanningRunner(this, new OperationRunner(Registry));
+        _runner = new OperationRunner(Registry);
+        Runner = new RescanningRunner(this, _runner);
         Rescan();
     }
 
     public EngineRegistry Registry { get; }
 
-    /// <summary>Runs operations with whatever engines are installed at the time of the call.</summary>
+    /// <summary>Runs operations with whatever engines are installed at the time of the call (in-process use: the models folder is checked first).</summary>
     public IOperationRunner Runner { get; }
+
+    /// <summary>The runner for jobs already resolved by <see cref="Resolve"/> (which checked the models folder): no second scan.</summary>
+    public IOperationRunner ResolvedRunner => _runner;
+
+    private readonly OperationRunner _runner;
+
+    /// <summary>The limits the runner validates against (a daemon sets its configured ones, the same its queue checks).</summary>
+    public RequestLimits Limits
+    {
+        get => _runner.Limits;
+        set => _runner.Limits = value;
+    }
 
     public IEngineCatalog Catalog => this;
 
@@ -175,22 +188,17 @@ public sealed class EngineSetup : IAsyncDisposable, IEngineCatalog
     }
 
     /// <summary>
-    /// The device a request runs on: <see cref="JobDevice.Gpu"/> for a diffusion engine whose sessions use a GPU
-    /// provider (one worker owns the GPU), else <see cref="JobDevice.Cpu"/> (content-aware, fill, CPU inference).
+    /// A job's engine and device, decided once at submit: the models folder is checked for changes, "auto" becomes the
+    /// engine that runs the request, and the device is <see cref="JobDevice.Gpu"/> for a diffusion engine whose sessions
+    /// use a GPU provider (one worker owns the GPU), else <see cref="JobDevice.Cpu"/> (content-aware, fill, CPU inference).
+    /// Throws <see cref="EngineNotFoundException"/> (not installed) or <see cref="InvalidRequestException"/> (no engine
+    /// supports the operation), so such a request never queues.
     /// </summary>
-    public string DeviceOf(OperationRequest request)
+    public ResolvedEngine Resolve(OperationRequest request)
     {
         Rescan();
-        try
-        {
-            return Registry.Resolve(request.Settings.Engine, request.Operation) is DiffusionEngine d && d.ExecutionProvider != "CPU"
-                ? JobDevice.Gpu
-                : JobDevice.Cpu;
-        }
-        catch (Exception e) when (e is EngineNotFoundException or InvalidRequestException)
-        {
-            return JobDevice.Cpu; // unknown engine or unsupported operation: the runner reports it, on the CPU worker
-        }
+        var engine = Registry.Resolve(request.Settings.Engine, request.Operation);
+        return new ResolvedEngine(engine.Name, engine is DiffusionEngine d && d.ExecutionProvider != "CPU" ? JobDevice.Gpu : JobDevice.Cpu);
     }
 
     private static Imaging.RgbaImage ContentAwarePreFill(Imaging.RgbaImage image, Imaging.Mask mask, CancellationToken ct) =>

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using InpaintSuite.Pipelines;
-using InpaintSuite.Protocol.Grpc;
 using Microsoft.Extensions.Logging;
-using W = InpaintSuite.Protocol.V1;
 
 namespace InpaintSuite.Daemon;
 
@@ -38,6 +36,34 @@ public sealed class JobCancelledException(string jobId, JobCancelReason reason)
     public JobCancelReason Reason { get; } = reason;
 }
 
+/// <summary>A job whose engine failed unexpectedly; the inner exception has the detail (for the log, not the caller).</summary>
+public sealed class JobFailedException(string jobId, Exception inner) : Exception($"job {jobId} failed: {inner.Message}", inner)
+{
+    public string JobId { get; } = jobId;
+}
+
+/// <summary>The daemon is stopping and takes no new jobs.</summary>
+public sealed class DaemonUnavailableException(string message) : Exception(message);
+
+/// <summary>The answer to a cancel: whether it cancelled, and the state the job was in ("queued", "running", "finished", "unknown").</summary>
+public readonly record struct CancelOutcome(bool Cancelled, string PreviousState);
+
+/// <summary>Where a job runs, decided once at submit: the concrete engine ("auto" resolved) and the device.</summary>
+public readonly record struct ResolvedEngine(string Engine, string Device);
+
+/// <summary>What a job reports, in order: queued (repeated as the position changes), started, progress..., completed.</summary>
+public abstract record JobUpdate;
+
+/// <summary>Waiting; 0 = next on its device.</summary>
+public sealed record JobQueued(int Position) : JobUpdate;
+
+public sealed record JobStarted(string Engine, string Device) : JobUpdate;
+
+public sealed record JobProgress(OperationProgress Progress) : JobUpdate;
+
+/// <summary>The last update of a successful job.</summary>
+public sealed record JobCompleted(OperationResult Result, TimeSpan QueueTime, TimeSpan TotalTime) : JobUpdate;
+
 /// <summary>A device and how many workers run jobs on it (one for a GPU: it is owned by one job at a time).</summary>
 public sealed record JobDevice(string Name, int Workers)
 {
@@ -48,10 +74,10 @@ public sealed record JobDevice(string Name, int Workers)
 /// <summary>One submitted operation and the stream of its events.</summary>
 public sealed class Job
 {
-    private readonly Channel<W.JobEvent> _events = Channel.CreateUnbounded<W.JobEvent>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<JobUpdate> _events = Channel.CreateUnbounded<JobUpdate>(new UnboundedChannelOptions { SingleReader = true });
     private int _cancelReason = -1;
 
-    internal Job(string id, OperationRequest request, int priority, string client, W.PixelFormat inputFormat, long sequence, int device = 0, string deviceName = JobDevice.Cpu)
+    internal Job(string id, OperationRequest request, int priority, string client, long sequence, int device, string deviceName)
     {
         DeviceIndex = device;
         Device = deviceName;
@@ -59,13 +85,15 @@ public sealed class Job
         Request = request;
         Priority = priority;
         Client = client;
-        InputFormat = inputFormat;
         Sequence = sequence;
     }
 
     public string Id { get; }
 
+    /// <summary>The validated request, its engine resolved ("auto" replaced by the engine that runs it).</summary>
     public OperationRequest Request { get; }
+
+    public string Engine => Request.Settings.Engine;
 
     public int Priority { get; }
 
@@ -76,16 +104,14 @@ public sealed class Job
 
     internal int DeviceIndex { get; }
 
-    public W.PixelFormat InputFormat { get; }
-
     internal long Sequence { get; }
 
     public JobState State { get; internal set; }
 
     /// <summary>Events in order: queued (position, repeated as it changes), started, progress..., result. Errors end it with an exception.</summary>
-    public ChannelReader<W.JobEvent> Events => _events.Reader;
+    public ChannelReader<JobUpdate> Events => _events.Reader;
 
-    internal ChannelWriter<W.JobEvent> Writer => _events.Writer;
+    internal ChannelWriter<JobUpdate> Writer => _events.Writer;
 
     internal CancellationTokenSource Cancellation { get; } = new();
 
@@ -114,11 +140,7 @@ public sealed class Job
     /// <summary>A cancel for a running job: false if the result was already being delivered.</summary>
     internal bool TrySettleByCancel() => Interlocked.CompareExchange(ref _settled, SettledByCancel, Open) != SettledByResult;
 
-    internal void Emit(W.JobEvent e)
-    {
-        e.JobId = Id;
-        _events.Writer.TryWrite(e);
-    }
+    internal void Emit(JobUpdate e) => _events.Writer.TryWrite(e);
 }
 
 /// <summary>
@@ -140,7 +162,7 @@ public sealed partial class JobQueue : IAsyncDisposable
     private readonly Dictionary<string, long> _lastStartPerClient = new(StringComparer.Ordinal);
     private long _startCounter;
     private readonly JobDevice[] _devices;
-    private readonly Func<OperationRequest, string>? _deviceOf;
+    private readonly Func<OperationRequest, ResolvedEngine>? _resolve;
     // Per device: a signal per waiting job, and how many of its workers are running a job.
     private readonly SemaphoreSlim[] _available;
     private readonly int[] _waitingOn, _runningOn;
@@ -153,7 +175,13 @@ public sealed partial class JobQueue : IAsyncDisposable
 
     /// <summary>One device ("cpu") with <paramref name="workers"/> workers.</summary>
     public JobQueue(IOperationRunner runner, int workers, ILogger logger)
-        : this(runner, [new JobDevice(JobDevice.Cpu, workers)], null, logger)
+        : this(runner, [new JobDevice(JobDevice.Cpu, workers)], null, RequestLimits.Default, logger)
+    {
+    }
+
+    /// <summary>Devices chosen by name per request (the engine as given).</summary>
+    public JobQueue(IOperationRunner runner, IReadOnlyList<JobDevice> devices, Func<OperationRequest, string>? deviceOf, ILogger logger)
+        : this(runner, devices, deviceOf == null ? null : r => new ResolvedEngine(r.Settings.Engine, deviceOf(r)), RequestLimits.Default, logger)
     {
     }
 
@@ -162,13 +190,20 @@ public sealed partial class JobQueue : IAsyncDisposable
     /// names and null mean the first device). A GPU is one device with one worker, so it is owned by one job at a time,
     /// while CPU jobs (content-aware, fill) run beside it on the CPU device's workers instead of waiting behind it.
     /// </summary>
-    public JobQueue(IOperationRunner runner, IReadOnlyList<JobDevice> devices, Func<OperationRequest, string>? deviceOf, ILogger logger)
+    /// <param name="runner">Runs a job's request.</param>
+    /// <param name="devices">Devices and their worker counts; the first is the default.</param>
+    /// <param name="resolve">Engine and device of a request, asked once at submit (null = the engine as given, the first device).
+    /// It throws <see cref="EngineNotFoundException"/> / <see cref="InvalidRequestException"/> for a request no engine takes.</param>
+    /// <param name="limits">What a request may ask for; checked at submit, so a bad request never queues.</param>
+    /// <param name="logger">Job log.</param>
+    public JobQueue(IOperationRunner runner, IReadOnlyList<JobDevice> devices, Func<OperationRequest, ResolvedEngine>? resolve, RequestLimits limits, ILogger logger)
     {
+        Limits = limits;
         ArgumentOutOfRangeException.ThrowIfZero(devices.Count);
         _runner = runner;
         _logger = logger;
         _devices = [.. devices.Select(d => d with { Workers = Math.Max(1, d.Workers) })];
-        _deviceOf = deviceOf;
+        _resolve = resolve;
         _available = [.. _devices.Select(_ => new SemaphoreSlim(0))];
         _waitingOn = new int[_devices.Length];
         _runningOn = new int[_devices.Length];
@@ -177,22 +212,33 @@ public sealed partial class JobQueue : IAsyncDisposable
             for (int i = 0; i < _devices[d].Workers; i++)
             {
                 int device = d, worker = workers.Count;
-                workers.Add(Task.Run(() => WorkerLoopAsync(worker, device)));
+                workers.Add(WorkerLoopAsync(worker, device));
             }
         _workers = [.. workers];
     }
 
     public IReadOnlyList<JobDevice> Devices => _devices;
 
-    private int DeviceIndexOf(OperationRequest request)
+    public RequestLimits Limits { get; }
+
+    private int DeviceIndexOf(string name)
     {
-        if (_deviceOf == null || _devices.Length == 1) return 0;
-        string name;
-        try { name = _deviceOf(request); }
-        catch (Exception) { return 0; } // routing is a hint; the runner reports an unknown engine properly
         int i = Array.FindIndex(_devices, d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));
         return i < 0 ? 0 : i;
     }
+
+    /// <summary>The request with its engine resolved (the only copy the job keeps).</summary>
+    private static OperationRequest WithEngine(OperationRequest r, string engine) =>
+        string.Equals(r.Settings.Engine, engine, StringComparison.Ordinal) ? r : new OperationRequest
+        {
+            Operation = r.Operation,
+            Image = r.Image,
+            Mask = r.Mask,
+            Settings = r.Settings with { Engine = engine },
+            MaskOptions = r.MaskOptions,
+            Outpaint = r.Outpaint,
+            DepthMap = r.DepthMap,
+        };
 
     public int WaitingCount { get { lock (_gate) return _waiting.Count; } }
 
@@ -201,15 +247,23 @@ public sealed partial class JobQueue : IAsyncDisposable
     /// <summary>Raised when a worker becomes free (tests check the worker is never idle while jobs wait).</summary>
     public event Action<Job>? JobFinished;
 
-    public Job Submit(OperationRequest request, int priority, string client, W.PixelFormat inputFormat)
+    /// <summary>
+    /// Validates <paramref name="request"/> against <see cref="Limits"/>, resolves its engine and device once and queues
+    /// it. Throws <see cref="InvalidRequestException"/>, <see cref="EngineNotFoundException"/> or, while stopping,
+    /// <see cref="DaemonUnavailableException"/>; read the job's updates with <see cref="WatchAsync"/>.
+    /// </summary>
+    public Job Submit(OperationRequest request, int priority = 0, string client = "")
     {
-        if (_closed) throw new GrpcStatusException(GrpcStatusCode.Unavailable, "the daemon is shutting down");
+        if (_closed) throw new DaemonUnavailableException("the daemon is shutting down");
+        Limits.Validate(request);
+        var resolved = _resolve?.Invoke(request) ?? new ResolvedEngine(request.Settings.Engine, _devices[0].Name);
+        request = WithEngine(request, resolved.Engine);
         Job job;
-        int device = DeviceIndexOf(request);
+        int device = DeviceIndexOf(resolved.Device);
         lock (_gate)
         {
             var seq = ++_sequence;
-            job = new Job(Guid.NewGuid().ToString("N")[..16], request, priority, client ?? "", inputFormat, seq, device, _devices[device].Name);
+            job = new Job(Guid.NewGuid().ToString("N")[..16], request, priority, client ?? "", seq, device, _devices[device].Name);
             _jobs[job.Id] = job;
             _waiting.Add(job);
             _waitingOn[device]++;
@@ -222,14 +276,14 @@ public sealed partial class JobQueue : IAsyncDisposable
     }
 
     /// <summary>Cancels a queued or running job. Unknown and finished jobs are reported as such.</summary>
-    public W.CancelJobResponse Cancel(string jobId, JobCancelReason reason = JobCancelReason.Requested)
+    public CancelOutcome Cancel(string jobId, JobCancelReason reason = JobCancelReason.Requested)
     {
         Job? job;
         bool leftQueue = false;
         lock (_gate)
         {
-            if (!_jobs.TryGetValue(jobId ?? "", out job)) return new W.CancelJobResponse { Cancelled = false, PreviousState = "unknown" };
-            if (job.State == JobState.Finished) return new W.CancelJobResponse { Cancelled = false, PreviousState = "finished" };
+            if (!_jobs.TryGetValue(jobId ?? "", out job)) return new CancelOutcome(false, "unknown");
+            if (job.State == JobState.Finished) return new CancelOutcome(false, "finished");
             if (job.State == JobState.Queued)
             {
                 job.TrySetCancelReason(reason);
@@ -247,14 +301,14 @@ public sealed partial class JobQueue : IAsyncDisposable
         {
             LogCancelled(job.Id, "queued", reason);
             RaiseJobEnded(job, JobOutcome.Cancelled);
-            return new W.CancelJobResponse { Cancelled = true, PreviousState = "queued" };
+            return new CancelOutcome(true, "queued");
         }
         // Running: the runner sees the token; the worker completes the stream when it returns.
-        if (!job.TrySettleByCancel()) return new W.CancelJobResponse { Cancelled = false, PreviousState = "finished" };
+        if (!job.TrySettleByCancel()) return new CancelOutcome(false, "finished");
         job.TrySetCancelReason(reason);
         try { job.Cancellation.Cancel(); } catch (ObjectDisposedException) { }
         LogCancelled(job.Id, "running", reason);
-        return new W.CancelJobResponse { Cancelled = true, PreviousState = "running" };
+        return new CancelOutcome(true, "running");
     }
 
     private async Task WorkerLoopAsync(int worker, int device)
@@ -287,13 +341,13 @@ public sealed partial class JobQueue : IAsyncDisposable
     private async Task RunJobAsync(Job job, int worker)
     {
         LogStarted(job.Id, worker);
-        job.Emit(new W.JobEvent { Started = new W.Started { Engine = job.Request.Settings.Engine } });
+        job.Emit(new JobStarted(job.Engine, job.Device));
         Exception? failure = null;
         try
         {
             job.Cancellation.Token.ThrowIfCancellationRequested();
             var progress = new EventProgress(job);
-            var result = await Task.Run(() => _runner.RunAsync(job.Request, progress, job.Cancellation.Token), job.Cancellation.Token).ConfigureAwait(false);
+            var result = await _runner.RunAsync(job.Request, progress, job.Cancellation.Token).ConfigureAwait(false);
             if (!job.TrySettleByResult())
             {
                 // A cancel won the race with the engine's last step: the caller was told "cancelled", so it is.
@@ -301,19 +355,20 @@ public sealed partial class JobQueue : IAsyncDisposable
                 throw new OperationCanceledException(job.Cancellation.Token);
             }
             var now = Stopwatch.GetTimestamp();
-            job.Emit(new W.JobEvent
-            {
-                Result = WireConversions.ToWire(result, job.InputFormat, job.QueueWait ?? TimeSpan.Zero, Stopwatch.GetElapsedTime(job.EnqueuedAt, now)),
-            });
+            job.Emit(new JobCompleted(result, job.QueueWait ?? TimeSpan.Zero, Stopwatch.GetElapsedTime(job.EnqueuedAt, now)));
         }
         catch (OperationCanceledException) when (job.CancelReason is { } reason)
         {
             failure = new JobCancelledException(job.Id, reason);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is InvalidRequestException or EngineNotFoundException)
         {
             failure = e;
-            if (e is not InvalidRequestException and not EngineNotFoundException) LogFailed(job.Id, e);
+        }
+        catch (Exception e)
+        {
+            failure = new JobFailedException(job.Id, e);
+            LogFailed(job.Id, e);
         }
         var outcome = failure == null ? JobOutcome.Completed : failure is JobCancelledException ? JobOutcome.Cancelled : JobOutcome.Failed;
         lock (_gate)
@@ -376,7 +431,7 @@ public sealed partial class JobQueue : IAsyncDisposable
                 var j = ordered[i];
                 if (j.LastPosition == i) continue;
                 j.LastPosition = i;
-                j.Emit(new W.JobEvent { Queued = new W.Queued { Position = (uint)i } });
+                j.Emit(new JobQueued(i));
             }
         }
     }
@@ -418,16 +473,40 @@ public sealed partial class JobQueue : IAsyncDisposable
 
     private sealed class EventProgress(Job job) : IProgress<OperationProgress>
     {
-        public void Report(OperationProgress value) => job.Emit(new W.JobEvent
+        public void Report(OperationProgress value) => job.Emit(new JobProgress(value));
+    }
+
+    /// <summary>
+    /// The job's updates until it completes (then the sequence ends) or fails (then it throws: <see cref="JobCancelledException"/>,
+    /// <see cref="JobFailedException"/>, <see cref="InvalidRequestException"/>...). <paramref name="callEnded"/> firing, or the
+    /// consumer stopping early, cancels the job (reason CallEnded): a caller that goes away never leaves its job running.
+    /// </summary>
+    public async IAsyncEnumerable<JobUpdate> WatchAsync(Job job, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken callEnded = default)
+    {
+        var completed = false;
+        try
         {
-            Progress = new W.Progress
+            while (true)
             {
-                Step = (uint)Math.Max(0, value.Step),
-                Total = (uint)Math.Max(0, value.Total),
-                Stage = value.Stage ?? "",
-                Preview = WireConversions.ToWirePreview(value.Preview),
-            },
-        });
+                bool more;
+                try
+                {
+                    more = await job.Events.WaitToReadAsync(callEnded).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (callEnded.IsCancellationRequested)
+                {
+                    Cancel(job.Id, JobCancelReason.CallEnded);
+                    throw;
+                }
+                if (!more) break;
+                while (job.Events.TryRead(out var e)) yield return e;
+            }
+            completed = true;
+        }
+        finally
+        {
+            if (!completed && job.State != JobState.Finished) Cancel(job.Id, JobCancelReason.CallEnded);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "job {JobId} queued: {Operation} from '{Client}' priority {Priority}")]

@@ -13,17 +13,16 @@ namespace InpaintSuite.Pipelines;
 /// coverage 0 never changes outside the band, partial coverage blends by coverage.
 /// Empty mask: one patch covering the whole image with alpha 0 everywhere (clients composite to the input).
 /// </summary>
-public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
+public sealed class OperationRunner(EngineRegistry engines, RequestLimits? limits = null) : IOperationRunner
 {
-    /// <summary>Upper bound on batch size (a request over it is invalid).</summary>
-    public const int MaxBatchSize = 16;
-
     public EngineRegistry Engines { get; } = engines;
+
+    /// <summary>What a request may ask for; a daemon sets its own here and validates against the same object before queueing.</summary>
+    public RequestLimits Limits { get; set; } = limits ?? RequestLimits.Default;
 
     public async Task<OperationResult> RunAsync(OperationRequest request, IProgress<OperationProgress>? progress, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(request);
-        Validate(request);
+        Limits.Validate(request);
         var engine = Engines.Resolve(request.Settings.Engine, request.Operation);
         ulong seed = request.Settings.Seed ?? RandomSeed();
         int batch = Math.Max(1, request.Settings.BatchSize);
@@ -40,35 +39,6 @@ public sealed class OperationRunner(EngineRegistry engines) : IOperationRunner
 
     /// <summary>A random seed that fits every consumer (53 bits: exact in a double, positive in an int64).</summary>
     public static ulong RandomSeed() => (ulong)Random.Shared.NextInt64(0, 1L << 53);
-
-    private static void Validate(OperationRequest r)
-    {
-        if (r.Image is null) throw new InvalidRequestException("image", "no image given");
-        if (r.Mask is { } m && (m.Width != r.Image.Width || m.Height != r.Image.Height))
-            throw new InvalidRequestException("mask", $"mask is {m.Width}x{m.Height} but the image is {r.Image.Width}x{r.Image.Height}; they must be the same size");
-        if (r.Settings.BatchSize is < 0 or > MaxBatchSize)
-            throw new InvalidRequestException("batch_size", $"batch size {r.Settings.BatchSize} is outside 1..{MaxBatchSize}");
-        if (r.MaskOptions.Feather is { } f && (f < 0 || float.IsNaN(f) || f > 256))
-            throw new InvalidRequestException("feather", $"feather {f} is outside 0..256 px");
-        if (Math.Abs(r.MaskOptions.Grow) > 4096)
-            throw new InvalidRequestException("grow", $"grow {r.MaskOptions.Grow} is outside -4096..4096 px");
-        if (r.MaskOptions.ContextPadding is < 0)
-            throw new InvalidRequestException("context_padding", "context padding must be >= 0");
-        if (r.DepthMap is { } d && (d.Width != r.Image.Width || d.Height != r.Image.Height))
-            throw new InvalidRequestException("depth_map", $"depth map is {d.Width}x{d.Height} but the image is {r.Image.Width}x{r.Image.Height}");
-        if (r.Operation == Operation.Outpaint)
-        {
-            if (r.Outpaint is not { } e) throw new InvalidRequestException("outpaint", "outpaint needs an extent (px per side or an aspect ratio)");
-            bool aspect = e.AspectWidth > 0 && e.AspectHeight > 0;
-            if (!aspect && (e.AspectWidth != 0 || e.AspectHeight != 0))
-                throw new InvalidRequestException("outpaint", $"aspect {e.AspectWidth}:{e.AspectHeight} must have both parts > 0");
-            if (!aspect && (e.Left < 0 || e.Top < 0 || e.Right < 0 || e.Bottom < 0))
-                throw new InvalidRequestException("outpaint", "extension px must be >= 0");
-            if (!aspect && e.Left + e.Top + e.Right + e.Bottom == 0)
-                throw new InvalidRequestException("outpaint", "nothing to extend: give px per side or an aspect ratio");
-            if (e.BlendOverlap is < 0) throw new InvalidRequestException("outpaint", "blend overlap must be >= 0");
-        }
-    }
 
     /// <summary>
     /// The feather in effect: the request's, else the engine's default. Diffusion engines blend through a band outside

@@ -1,5 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
-using InpaintSuite.Protocol.Grpc;
+
 
 namespace InpaintSuite.Protocol;
 
@@ -54,9 +54,9 @@ public static class ClientCredentials
     public static X509Certificate2Collection LoadTrust(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"certificate file not found: {path}", path);
-        return GrpcTls.LoadCertificates(path);
+        return ServerTrust.LoadCertificates(path);
     }
 
     /// <summary>Channel options carrying the default token and trust.</summary>
-    public static GrpcChannelOptions DefaultChannelOptions() => new() { BearerToken = DefaultToken(), TrustedCertificates = DefaultTrust() };
+    public static DaemonClientOptions DefaultChannelOptions() => new() { BearerToken = DefaultToken(), TrustedCertificates = DefaultTrust() };
 }

@@ -77,7 +77,7 @@ public sealed class TransferBench : IBenchTool
                 Image = new Image { Width = (uint)size, Height = (uint)size, Format = PixelFormat.Rgba8, Data = UnsafeByteOperations.UnsafeWrap(layer) },
                 Settings = new InpaintSuite.Protocol.V1.GenerationSettings { Engine = "fill" },
             };
-            using var client = new InpainterClient(host.GrpcAddress, new InpaintSuite.Protocol.Grpc.GrpcChannelOptions { TrustedCertificates = InpaintSuite.Protocol.Grpc.GrpcTls.LoadCertificates(certs.CaPem) });
+            using var client = new InpainterClient(host.GrpcAddress, new DaemonClientOptions { TrustedCertificates = ServerTrust.LoadCertificates(certs.CaPem) });
             rows.Add(("C# client -> C# daemon, TLS", Median(await TimeAsync(client, request, runs, layerBytes))));
             rows.Add(("python3-grpcio client -> C# daemon, TLS", Median(PythonClient(script, host.GrpcAddress, size, runs, certs.CaPem))));
         }

@@ -1,7 +1,7 @@
 using System.Net;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
-using InpaintSuite.Protocol.Health;
+using Grpc.Core;
+using Grpc.Health.V1;
 using Xunit;
 
 namespace InpaintSuite.Daemon.Tests;
@@ -27,13 +27,13 @@ public sealed class AuthTests
 
             foreach (var wrong in new string?[] { null, "wrong", token + "x" })
             {
-                using var c = d.Client(new GrpcChannelOptions { BearerToken = wrong });
-                var e = await Assert.ThrowsAsync<GrpcStatusException>(() => InpainterClient.RunToResultAsync(c.Inpaint(TestDaemon.Inpaint())));
-                Assert.Equal(GrpcStatusCode.Unauthenticated, e.StatusCode);
+                using var c = d.Client(new DaemonClientOptions { BearerToken = wrong });
+                var e = await Assert.ThrowsAsync<RpcException>(() => InpainterClient.RunToResultAsync(c.Inpaint(TestDaemon.Inpaint())));
+                Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
                 // The health check stays open.
                 Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await c.CheckHealthAsync()).Status);
             }
-            using (var ok = d.Client(new GrpcChannelOptions { BearerToken = token }))
+            using (var ok = d.Client(new DaemonClientOptions { BearerToken = token }))
             {
                 var (_, result) = await InpainterClient.RunToResultAsync(ok.Inpaint(TestDaemon.Inpaint()));
                 Assert.Single(result.Patches);
@@ -76,11 +76,11 @@ public sealed class AuthTests
     [Fact]
     public void TokenComparison()
     {
-        Assert.True(GrpcEndpoint.TokenMatches(null, null));
-        Assert.True(GrpcEndpoint.TokenMatches("abc", "Bearer abc"));
-        Assert.False(GrpcEndpoint.TokenMatches("abc", "Bearer abd"));
-        Assert.False(GrpcEndpoint.TokenMatches("abc", "abc"));
-        Assert.False(GrpcEndpoint.TokenMatches("abc", null));
-        Assert.False(GrpcEndpoint.TokenMatches("abc", "Bearer "));
+        Assert.True(new InpaintSuite.Daemon.Grpc.DaemonToken(null).Accepts(null));
+        Assert.True(new InpaintSuite.Daemon.Grpc.DaemonToken("abc").Accepts("Bearer abc"));
+        Assert.False(new InpaintSuite.Daemon.Grpc.DaemonToken("abc").Accepts("Bearer abd"));
+        Assert.False(new InpaintSuite.Daemon.Grpc.DaemonToken("abc").Accepts("abc"));
+        Assert.False(new InpaintSuite.Daemon.Grpc.DaemonToken("abc").Accepts(null));
+        Assert.False(new InpaintSuite.Daemon.Grpc.DaemonToken("abc").Accepts("Bearer "));
     }
 }

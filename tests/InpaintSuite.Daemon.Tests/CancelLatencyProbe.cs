@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
+using Grpc.Core;
 using InpaintSuite.Protocol.V1;
 
 namespace InpaintSuite.Daemon.Tests;
@@ -139,7 +139,7 @@ public sealed class CancelLatencyProbe : IDisposable
                 }
                 return "ended without result";
             }
-            catch (GrpcStatusException g) { return g.StatusCode.ToString(); }
+            catch (RpcException g) { return g.StatusCode.ToString(); }
             catch (OperationCanceledException) { return "dropped"; }
             finally { id.TrySetException(new InvalidOperationException("the stream ended before a job id")); running.TrySetResult(); }
         });
@@ -183,7 +183,7 @@ public sealed class CancelLatencyProbe : IDisposable
                 }
                 return "result";
             }
-            catch (GrpcStatusException g) { return g.StatusCode.ToString(); }
+            catch (RpcException g) { return g.StatusCode.ToString(); }
         });
         string jobId = await firstId.Task.WaitAsync(TimeSpan.FromSeconds(60));
         await firstRunning.Task.WaitAsync(TimeSpan.FromSeconds(60));
@@ -198,7 +198,7 @@ public sealed class CancelLatencyProbe : IDisposable
                 });
                 return "result";
             }
-            catch (GrpcStatusException g) { return g.StatusCode.ToString(); }
+            catch (RpcException g) { return g.StatusCode.ToString(); }
         });
         await secondQueued.Task.WaitAsync(TimeSpan.FromSeconds(60));
         await Task.Delay(delay);
@@ -206,7 +206,7 @@ public sealed class CancelLatencyProbe : IDisposable
         if (!answer.Cancelled) throw new InvalidOperationException($"the first job was {answer.PreviousState} before the cancel: make it longer");
         var (freeAt, _) = await Finished(jobId).Task.WaitAsync(TimeSpan.FromSeconds(60));
         string firstOutcome = await firstReader.WaitAsync(TimeSpan.FromSeconds(60));
-        if (firstOutcome != nameof(GrpcStatusCode.Cancelled)) throw new InvalidOperationException($"the cancelled job ended with {firstOutcome}");
+        if (firstOutcome != nameof(StatusCode.Cancelled)) throw new InvalidOperationException($"the cancelled job ended with {firstOutcome}");
         string nextOutcome = await secondReader.WaitAsync(TimeSpan.FromSeconds(60));
         long secondStarted = _timing.Starts.Where(t => t >= freeAt).DefaultIfEmpty(long.MaxValue).Min();
         if (secondStarted == long.MaxValue) throw new InvalidOperationException("the queued job never reached the runner after the cancel");
@@ -246,7 +246,7 @@ public static class CancelScenarios
     }
 
     private static Image Wire(Imaging.RgbaImage photo, int width, int height) =>
-        WireConversions.ToWire(Imaging.Resampler.Resize(photo, width, height, Imaging.ResampleFilter.Lanczos3));
+        WireMapping.ToWire(Imaging.Resampler.Resize(photo, width, height, Imaging.ResampleFilter.Lanczos3));
 
     /// <summary>9-channel tiny inpainting model, <paramref name="steps"/> denoising steps with guidance (UNet batch 2).</summary>
     public static Func<InpainterClient, CancellationToken, IAsyncEnumerable<JobEvent>> TinyInpaint(Imaging.RgbaImage photo, int steps)

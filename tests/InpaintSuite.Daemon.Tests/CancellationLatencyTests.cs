@@ -2,7 +2,7 @@ using InpaintSuite.Imaging;
 using InpaintSuite.Imaging.Codecs;
 using InpaintSuite.Pipelines;
 using InpaintSuite.Pipelines.Diffusion;
-using InpaintSuite.Protocol.Grpc;
+using Grpc.Core;
 using InpaintSuite.Runtime.Models;
 using InpaintSuite.TestSupport;
 using Microsoft.Extensions.Logging;
@@ -93,7 +93,7 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
             Assert.True(s.LatencyMs <= bound, $"{label}: {s.Method} at {s.DelayMs:F0} ms freed the worker after {s.LatencyMs:F0} ms (bound {bound:F0} ms)");
             Assert.Equal(0, s.RunningAfter);
             // The RPC's caller sees CANCELLED; a dropped stream's caller sees its own cancellation.
-            Assert.Equal(s.Method == CancelMethod.CancelJobRpc ? nameof(GrpcStatusCode.Cancelled) : "dropped", s.ClientOutcome);
+            Assert.Equal(s.Method == CancelMethod.CancelJobRpc ? nameof(StatusCode.Cancelled) : "dropped", s.ClientOutcome);
         }
     }
 
@@ -184,9 +184,9 @@ public sealed class CancellationLatencyTests(TinyModelsFixture models, ITestOutp
             }
             return (jobId, started, System.Diagnostics.Stopwatch.GetTimestamp(), "result");
         }
-        catch (GrpcStatusException g)
+        catch (RpcException g)
         {
-            return (jobId, started, System.Diagnostics.Stopwatch.GetTimestamp(), GrpcStatus.WireName(g.StatusCode));
+            return (jobId, started, System.Diagnostics.Stopwatch.GetTimestamp(), InpaintSuite.Daemon.Grpc.StatusMapping.WireName(g.StatusCode));
         }
     }
 

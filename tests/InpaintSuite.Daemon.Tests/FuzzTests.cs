@@ -5,9 +5,10 @@ using System.Net.Sockets;
 using System.Text;
 using Google.Protobuf;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
-using InpaintSuite.Protocol.Health;
+using Grpc.Core;
+using Grpc.Health.V1;
 using InpaintSuite.Protocol.V1;
+using InpaintSuite.Daemon.Grpc;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -135,22 +136,22 @@ public sealed class FuzzTests(ITestOutputHelper output)
         {
             case 0: body = RandomBytes(rng, 2000); break;
             case 1:
-                var whole = GrpcFraming.Frame(TestDaemon.Inpaint(), false);
+                var whole = Frame(0, TestDaemon.Inpaint().ToByteArray());
                 body = whole.AsSpan(0, rng.Next(1, whole.Length - 1)).ToArray();
                 break;
             case 2: body = Frame(0, RandomBytes(rng, 100), (uint)rng.Next(400_000_000, int.MaxValue) + (uint)rng.Next(2) * 0x7FFFFFFFu); break;
-            case 3: contentType = new[] { "application/json", "text/plain", "application/grpc-web", "application/grpcx", "" }[rng.Next(5)]; body = GrpcFraming.Frame(TestDaemon.Inpaint(), false); break;
-            case 4: path = Methods[rng.Next(4)]; body = GrpcFraming.Frame(AbsurdRequest(rng), false); break;
+            case 3: contentType = new[] { "application/json", "text/plain", "application/grpc-web", "application/grpcx", "" }[rng.Next(5)]; body = Frame(0, TestDaemon.Inpaint().ToByteArray()); break;
+            case 4: path = Methods[rng.Next(4)]; body = Frame(0, AbsurdRequest(rng).ToByteArray()); break;
             case 5:
                 encoding = rng.Next(3) switch { 0 => null, 1 => "gzip", _ => "br" };
                 body = Frame(1, RandomBytes(rng, 500));
                 break;
-            case 6: path = "/" + Convert.ToHexString(RandomBytes(rng, 20)) + "/X"; body = GrpcFraming.Frame(new ListModelsRequest(), false); break;
+            case 6: path = "/" + Convert.ToHexString(RandomBytes(rng, 20)) + "/X"; body = Frame(0, new ListModelsRequest().ToByteArray()); break;
             default:
                 // CancelJob would rightly answer OK ("unknown" job) to any bytes that parse: operations only.
                 path = Methods[rng.Next(4)];
                 timeout = new[] { "1x", "123456789S", "-5m", "S", "1n" }[rng.Next(5)];
-                body = GrpcFraming.Frame(AbsurdRequest(rng), false);
+                body = Frame(0, AbsurdRequest(rng).ToByteArray());
                 break;
         }
         using var req = new HttpRequestMessage(HttpMethod.Post, new Uri(address, path))
@@ -168,7 +169,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
         await resp.Content.CopyToAsync(Stream.Null);
         var status = resp.Headers.TryGetValues("grpc-status", out var h) ? h.First()
             : resp.TrailingHeaders.TryGetValues("grpc-status", out var t) ? t.First() : "missing";
-        return status == "missing" ? "no status" : GrpcStatus.WireName((GrpcStatusCode)int.Parse(status, System.Globalization.CultureInfo.InvariantCulture));
+        return status == "missing" ? "no status" : StatusMapping.WireName((StatusCode)int.Parse(status, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static async Task<string> Bridge(HttpClient http, Random rng, int kind)

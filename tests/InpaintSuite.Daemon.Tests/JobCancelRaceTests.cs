@@ -13,7 +13,7 @@ namespace InpaintSuite.Daemon.Tests;
 public sealed class JobCancelRaceTests
 {
     private static OperationRequest Request()
-        => WireConversions.ToRequest(TestDaemon.Inpaint(), new WireConversions.Limits(1 << 24, 8));
+        => WireMapping.ToRequest(TestDaemon.Inpaint(), RequestLimits.From(1 << 24, 8));
 
     /// <summary>An engine that ignores its token once it is past the point of no return (like a last ONNX call finishing).</summary>
     private sealed class FinishingRunner : IOperationRunner
@@ -36,7 +36,7 @@ public sealed class JobCancelRaceTests
         bool result = false;
         try
         {
-            await foreach (var e in job.Events.ReadAllAsync()) if (e.Result != null) result = true;
+            await foreach (var e in job.Events.ReadAllAsync()) if (e is JobCompleted) result = true;
             return (result, null);
         }
         catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
@@ -52,7 +52,7 @@ public sealed class JobCancelRaceTests
         await using var queue = new JobQueue(runner, 1, NullLogger.Instance);
         var outcomes = new List<JobOutcome>();
         queue.JobEnded += (_, o) => { lock (outcomes) outcomes.Add(o); };
-        var job = queue.Submit(Request(), 0, "c", W.PixelFormat.Rgba8);
+        var job = queue.Submit(Request(), 0, "c");
         var drain = DrainAsync(job);
         await runner.InLastStep.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -73,7 +73,7 @@ public sealed class JobCancelRaceTests
     {
         var runner = new FinishingRunner();
         await using var queue = new JobQueue(runner, 1, NullLogger.Instance);
-        var job = queue.Submit(Request(), 0, "c", W.PixelFormat.Rgba8);
+        var job = queue.Submit(Request(), 0, "c");
         var drain = DrainAsync(job);
         await runner.InLastStep.Task.WaitAsync(TimeSpan.FromSeconds(10));
         runner.Finish.SetResult();
@@ -98,7 +98,7 @@ public sealed class JobCancelRaceTests
         // short depends on the machine's load, so keep going (up to a cap) until both sides were seen often enough.
         for (int i = 0; i < 3000 && (cancelledAnswers < 20 || results < 20); i++)
         {
-            var job = queue.Submit(Request(), 0, "c", W.PixelFormat.Rgba8);
+            var job = queue.Submit(Request(), 0, "c");
             var drain = DrainAsync(job);
             if (rng.Next(3) == 0) Thread.Sleep(rng.Next(0, 4)); else Thread.SpinWait(rng.Next(0, 20000));
             var answer = queue.Cancel(job.Id);

@@ -16,7 +16,7 @@ public sealed class JobDeviceTests
         var wire = TestDaemon.Inpaint();
         wire.Settings.Seed = seed;
         wire.Settings.Engine = engine;
-        return WireConversions.ToRequest(wire, new WireConversions.Limits(1 << 24, 8));
+        return WireMapping.ToRequest(wire, RequestLimits.From(1 << 24, 8));
     }
 
     private static string DeviceOf(OperationRequest r) => r.Settings.Engine == GpuEngine ? JobDevice.Gpu : JobDevice.Cpu;
@@ -66,9 +66,9 @@ public sealed class JobDeviceTests
         }
     }
 
-    private static async Task<List<W.JobEvent>> DrainAsync(Job job)
+    private static async Task<List<JobUpdate>> DrainAsync(Job job)
     {
-        var events = new List<W.JobEvent>();
+        var events = new List<JobUpdate>();
         await foreach (var e in job.Events.ReadAllAsync()) events.Add(e);
         return events;
     }
@@ -78,12 +78,12 @@ public sealed class JobDeviceTests
     {
         var runner = new DeviceRunner();
         await using var queue = new JobQueue(runner, [new JobDevice(JobDevice.Cpu, 2), new JobDevice(JobDevice.Gpu, 1)], DeviceOf, NullLogger.Instance);
-        var gpuJobs = Enumerable.Range(0, 4).Select(i => queue.Submit(Request(GpuEngine, (ulong)i), 0, "a", W.PixelFormat.Rgba8)).ToList();
-        var cpuJobs = Enumerable.Range(0, 6).Select(i => queue.Submit(Request(EngineNames.Fill, (ulong)(100 + i)), 0, "b", W.PixelFormat.Rgba8)).ToList();
+        var gpuJobs = Enumerable.Range(0, 4).Select(i => queue.Submit(Request(GpuEngine, (ulong)i), 0, "a")).ToList();
+        var cpuJobs = Enumerable.Range(0, 6).Select(i => queue.Submit(Request(EngineNames.Fill, (ulong)(100 + i)), 0, "b")).ToList();
         Assert.All(gpuJobs, j => Assert.Equal(JobDevice.Gpu, j.Device));
         Assert.All(cpuJobs, j => Assert.Equal(JobDevice.Cpu, j.Device));
         var all = await Task.WhenAll(gpuJobs.Concat(cpuJobs).Select(DrainAsync)).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.All(all, events => Assert.NotNull(events[^1].Result));
+        Assert.All(all, events => Assert.IsType<JobCompleted>(events[^1]));
         Assert.Equal(1, runner.GpuMax);
         Assert.Equal(2, runner.CpuMax); // both CPU workers were used
         Assert.True(runner.CpuWhileGpu > 0, "no CPU job ran while the GPU was busy: CPU jobs waited behind GPU jobs");
@@ -97,14 +97,14 @@ public sealed class JobDeviceTests
     {
         var runner = new DeviceRunner();
         await using var queue = new JobQueue(runner, [new JobDevice(JobDevice.Cpu, 1), new JobDevice(JobDevice.Gpu, 1)], DeviceOf, NullLogger.Instance);
-        var gpuJobs = Enumerable.Range(0, 3).Select(i => queue.Submit(Request(GpuEngine, (ulong)i), 0, "a", W.PixelFormat.Rgba8)).ToList();
-        var cpu = queue.Submit(Request(EngineNames.Fill, 100), 0, "b", W.PixelFormat.Rgba8);
+        var gpuJobs = Enumerable.Range(0, 3).Select(i => queue.Submit(Request(GpuEngine, (ulong)i), 0, "a")).ToList();
+        var cpu = queue.Submit(Request(EngineNames.Fill, 100), 0, "b");
         var cpuEvents = await DrainAsync(cpu).WaitAsync(TimeSpan.FromSeconds(30));
         // Three GPU jobs ahead of it in submission order, none on its device: it is next (position 0) at once.
-        Assert.All(cpuEvents.Where(e => e.Queued != null), e => Assert.Equal(0u, e.Queued.Position));
+        Assert.All(cpuEvents.OfType<JobQueued>(), e => Assert.Equal(0, e.Position));
         var last = await DrainAsync(gpuJobs[2]).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Contains(last, e => e.Queued is { Position: 1 }); // behind the second GPU job once the first was running
-        Assert.NotNull(last[^1].Result);
+        Assert.Contains(last, e => e is JobQueued { Position: 1 }); // behind the second GPU job once the first was running
+        Assert.IsType<JobCompleted>(last[^1]);
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class JobDeviceTests
     {
         var runner = new DeviceRunner();
         await using var queue = new JobQueue(runner, [new JobDevice(JobDevice.Cpu, 1), new JobDevice(JobDevice.Gpu, 1)], DeviceOf, NullLogger.Instance);
-        var jobs = Enumerable.Range(0, 5).Select(i => queue.Submit(Request(GpuEngine, (ulong)i), 0, "a", W.PixelFormat.Rgba8)).ToList();
+        var jobs = Enumerable.Range(0, 5).Select(i => queue.Submit(Request(GpuEngine, (ulong)i), 0, "a")).ToList();
         await Task.WhenAll(jobs.Select(DrainAsync)).WaitAsync(TimeSpan.FromSeconds(30));
         var s = queue.Statistics;
         Assert.Equal(5, s.Completed);
@@ -121,16 +121,39 @@ public sealed class JobDeviceTests
     }
 
     [Fact]
-    public async Task ARoutingFunctionThatThrowsOrNamesAnUnknownDeviceFallsBackToTheFirstDevice()
+    public async Task ResolutionHappensOnceAtSubmitAFailingOneNeverQueuesAndAnUnknownDeviceMeansTheFirst()
     {
         var runner = new DeviceRunner();
+        int resolved = 0;
         await using var queue = new JobQueue(runner, [new JobDevice(JobDevice.Cpu, 1), new JobDevice(JobDevice.Gpu, 1)],
-            r => r.Settings.Seed == 1 ? throw new InvalidOperationException("boom") : "npu", NullLogger.Instance);
-        var a = queue.Submit(Request(EngineNames.Fill, 1), 0, "a", W.PixelFormat.Rgba8);
-        var b = queue.Submit(Request(EngineNames.Fill, 2), 0, "a", W.PixelFormat.Rgba8);
-        Assert.Equal(JobDevice.Cpu, a.Device);
+            r =>
+            {
+                Interlocked.Increment(ref resolved);
+                return r.Settings.Seed == 1 ? throw new EngineNotFoundException("nope") : new ResolvedEngine(EngineNames.Fill, "npu");
+            },
+            RequestLimits.Default, NullLogger.Instance);
+        Assert.Throws<EngineNotFoundException>(() => queue.Submit(Request(EngineNames.Fill, 1), 0, "a"));
+        Assert.Equal(0, queue.WaitingCount + queue.RunningCount);
+        var b = queue.Submit(Request(EngineNames.Auto, 2), 0, "a");
         Assert.Equal(JobDevice.Cpu, b.Device);
-        Assert.NotNull((await DrainAsync(a).WaitAsync(TimeSpan.FromSeconds(10)))[^1].Result);
-        Assert.NotNull((await DrainAsync(b).WaitAsync(TimeSpan.FromSeconds(10)))[^1].Result);
+        // The job carries the resolved engine: the runner gets it, the started update names it.
+        Assert.Equal(EngineNames.Fill, b.Engine);
+        var events = await DrainAsync(b).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(new JobStarted(EngineNames.Fill, JobDevice.Cpu), events.OfType<JobStarted>().Single());
+        Assert.IsType<JobCompleted>(events[^1]);
+        Assert.Equal(2, resolved);
+    }
+
+    [Fact]
+    public async Task ARequestOverTheLimitsIsRejectedAtSubmitWithTheField()
+    {
+        await using var queue = new JobQueue(new DeviceRunner(), [new JobDevice(JobDevice.Cpu, 1)], null, RequestLimits.From(1 << 20, 4), NullLogger.Instance);
+        var request = Request(EngineNames.Fill, 1);
+        var tooMany = new OperationRequest { Operation = request.Operation, Image = request.Image, Mask = request.Mask, Settings = request.Settings with { BatchSize = 5 } };
+        Assert.Equal("settings.batch_size", Assert.Throws<InvalidRequestException>(() => queue.Submit(tooMany)).Field);
+        var feather = new OperationRequest { Operation = request.Operation, Image = request.Image, Mask = request.Mask, MaskOptions = new MaskOptions { Feather = 300 } };
+        Assert.Equal("mask_options.feather", Assert.Throws<InvalidRequestException>(() => queue.Submit(feather)).Field);
+        Assert.Equal(0, queue.WaitingCount + queue.RunningCount);
+        await Task.CompletedTask;
     }
 }

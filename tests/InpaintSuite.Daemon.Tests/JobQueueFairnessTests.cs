@@ -15,7 +15,7 @@ public sealed class JobQueueFairnessTests
     {
         var wire = TestDaemon.Inpaint();
         wire.Settings.Seed = seed;
-        return WireConversions.ToRequest(wire, new WireConversions.Limits(1 << 24, 8));
+        return WireMapping.ToRequest(wire, RequestLimits.From(1 << 24, 8));
     }
 
     /// <summary>Holds jobs with <see cref="HoldSeed"/> until released; others pass through the fake runner.</summary>
@@ -41,9 +41,9 @@ public sealed class JobQueueFairnessTests
         var order = new ConcurrentQueue<string>();
         var ended = 0;
         queue.JobEnded += (job, _) => { order.Enqueue(job.Client); Interlocked.Increment(ref ended); };
-        queue.Submit(Request(HoldSeed), 0, holder, W.PixelFormat.Rgba8);
+        queue.Submit(Request(HoldSeed), 0, holder);
         await runner.Held.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        foreach (var (client, priority) in jobs) queue.Submit(Request(), priority, client, W.PixelFormat.Rgba8);
+        foreach (var (client, priority) in jobs) queue.Submit(Request(), priority, client);
         runner.Release.SetResult();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         while (Volatile.Read(ref ended) < jobs.Length + 1) await Task.Delay(2, timeout.Token);
@@ -61,7 +61,7 @@ public sealed class JobQueueFairnessTests
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             void OnEnded(Job j, JobOutcome o) => done.TrySetResult();
             queue.JobEnded += OnEnded;
-            queue.Submit(Request(), 0, "old", W.PixelFormat.Rgba8);
+            queue.Submit(Request(), 0, "old");
             await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
             queue.JobEnded -= OnEnded;
         }

@@ -9,7 +9,7 @@ namespace InpaintSuite.Daemon.Tests;
 /// <summary>The queue's statistics: counters, queue waits, and the idle-while-jobs-wait meter the load test relies on.</summary>
 public sealed class JobQueueStatisticsTests
 {
-    private static OperationRequest Request() => WireConversions.ToRequest(TestDaemon.Inpaint(), new WireConversions.Limits(1 << 24, 8));
+    private static OperationRequest Request() => WireMapping.ToRequest(TestDaemon.Inpaint(), RequestLimits.From(1 << 24, 8));
 
     /// <summary>Holds the first job until released (or cancelled); later jobs pass straight through the fake runner.</summary>
     private sealed class GateRunner : IOperationRunner
@@ -45,9 +45,9 @@ public sealed class JobQueueStatisticsTests
         var outcomes = new ConcurrentDictionary<string, JobOutcome>();
         queue.JobEnded += (job, outcome) => { ended.AddOrUpdate(job.Id, 1, (_, n) => n + 1); outcomes[job.Id] = outcome; };
 
-        var first = queue.Submit(Request(), 0, "a", W.PixelFormat.Rgba8);
+        var first = queue.Submit(Request(), 0, "a");
         await runner.FirstEntered.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        var rest = Enumerable.Range(0, 8).Select(i => queue.Submit(Request(), 0, i % 2 == 0 ? "a" : "b", W.PixelFormat.Rgba8)).ToList();
+        var rest = Enumerable.Range(0, 8).Select(i => queue.Submit(Request(), 0, i % 2 == 0 ? "a" : "b")).ToList();
         Assert.Equal("queued", queue.Cancel(rest[3].Id).PreviousState);
         Assert.Equal("running", queue.Cancel(first.Id).PreviousState);
         await WaitEnded(ended, 9);
@@ -86,7 +86,7 @@ public sealed class JobQueueStatisticsTests
         queue.JobEnded += (job, _) => ended.AddOrUpdate(job.Id, 1, (_, n) => n + 1);
         int finished = 0;
         queue.JobFinished += _ => { if (Interlocked.Increment(ref finished) <= 2) Thread.Sleep(60); };
-        for (int i = 0; i < 4; i++) queue.Submit(Request(), 0, "c", W.PixelFormat.Rgba8);
+        for (int i = 0; i < 4; i++) queue.Submit(Request(), 0, "c");
         await WaitEnded(ended, 4);
 
         var s = queue.Statistics;
@@ -103,7 +103,7 @@ public sealed class JobQueueStatisticsTests
         await using var queue = new JobQueue(runner, 2, NullLogger.Instance);
         var ended = new ConcurrentDictionary<string, int>();
         queue.JobEnded += (job, _) => ended.AddOrUpdate(job.Id, 1, (_, n) => n + 1);
-        queue.Submit(Request(), 0, "a", W.PixelFormat.Rgba8);
+        queue.Submit(Request(), 0, "a");
         await runner.FirstEntered.Task.WaitAsync(TimeSpan.FromSeconds(10));
         // One worker is held and one is free with nothing to do: that is not idle-while-waiting.
         var held = queue.Statistics;
@@ -111,7 +111,7 @@ public sealed class JobQueueStatisticsTests
         Assert.Equal(held.IdleWhileWaitingIntervals, queue.Statistics.IdleWhileWaitingIntervals);
         Assert.Equal(held.IdleWhileWaiting, queue.Statistics.IdleWhileWaiting);
         // The second worker takes the next jobs while the first is held.
-        for (int i = 0; i < 3; i++) queue.Submit(Request(), 0, "b", W.PixelFormat.Rgba8);
+        for (int i = 0; i < 3; i++) queue.Submit(Request(), 0, "b");
         await WaitEnded(ended, 3);
         Assert.Equal(1, queue.Statistics.Running);
         runner.Release.SetResult();

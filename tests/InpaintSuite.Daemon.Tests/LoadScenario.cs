@@ -7,7 +7,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using InpaintSuite.Pipelines;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
+using Grpc.Core;
 using W = InpaintSuite.Protocol.V1;
 
 namespace InpaintSuite.Daemon.Tests;
@@ -220,15 +220,15 @@ public static class LoadScenario
     /// <summary>Runs every job in-process through <paramref name="runner"/> (same conversions as the daemon), sets <see cref="LoadJob.ExpectedHash"/>; returns the time spent in the runner.</summary>
     public static async Task<TimeSpan> ComputeExpectedAsync(IReadOnlyList<LoadJob> jobs, IOperationRunner runner)
     {
-        var limits = new WireConversions.Limits(8192L * 8192, 8);
+        var limits = RequestLimits.From(8192L * 8192, 8);
         var engine = TimeSpan.Zero;
         foreach (var job in jobs)
         {
-            var request = WireConversions.ToRequest(job.ToWire(), limits);
+            var request = WireMapping.ToRequest(job.ToWire(), limits);
             long t0 = Stopwatch.GetTimestamp();
             var result = await runner.RunAsync(request, null, CancellationToken.None);
             engine += Stopwatch.GetElapsedTime(t0);
-            var wire = WireConversions.ToWire(result, W.PixelFormat.Rgba8, TimeSpan.Zero, TimeSpan.Zero);
+            var wire = WireMapping.ToWire(result, W.PixelFormat.Rgba8, TimeSpan.Zero, TimeSpan.Zero);
             if (!OutsideMaskUnchanged(wire, job)) throw new InvalidOperationException($"in-process result of job {job.Key} changes pixels outside its mask");
             job.ExpectedHash = ResultHash(wire);
         }
@@ -295,16 +295,16 @@ public static class LoadScenario
         {
             obs.Status = "DROPPED";
         }
-        catch (GrpcStatusException g)
+        catch (RpcException g)
         {
             obs.Status = StatusName(g.StatusCode);
-            obs.Details = g.Detail;
+            obs.Details = g.Status.Detail;
         }
         if (delayed != null) await delayed;
         return obs;
     }
 
-    private static string StatusName(GrpcStatusCode code)
+    private static string StatusName(StatusCode code)
     {
         var name = code.ToString();
         var sb = new StringBuilder();

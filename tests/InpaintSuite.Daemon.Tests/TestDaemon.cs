@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
+using Grpc.Core;
 using InpaintSuite.Protocol.V1;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +27,7 @@ public sealed class TestDaemon : IAsyncDisposable
         return new TestDaemon { Host = await DaemonHost.StartAsync(options), Runner = runner };
     }
 
-    public InpainterClient Client(GrpcChannelOptions? options = null) => new(Host.GrpcAddress, options);
+    public InpainterClient Client(DaemonClientOptions? options = null) => new(Host.GrpcAddress, options);
 
     public HttpClient BridgeClient() => new() { BaseAddress = Host.BridgeAddress, Timeout = TimeSpan.FromSeconds(60) };
 
@@ -55,4 +55,16 @@ public sealed class TestDaemon : IAsyncDisposable
         Settings = new GenerationSettings { Engine = engine, Seed = 7 },
         Client = "test",
     };
+}
+
+/// <summary>Calls a method the generated client does not have (for UNIMPLEMENTED), with the stock client.</summary>
+public static class RawCalls
+{
+    public static async Task<ListModelsResponse> CallUnknownAsync(global::Grpc.Net.Client.GrpcChannel channel, string service = "inpaintsuite.v1.Inpainter", string method = "Teleport")
+    {
+        var m = new Method<ListModelsRequest, ListModelsResponse>(MethodType.Unary, service, method,
+            Marshallers.Create(r => r.ToByteArray(), ListModelsRequest.Parser.ParseFrom),
+            Marshallers.Create(r => r.ToByteArray(), ListModelsResponse.Parser.ParseFrom));
+        return await channel.CreateCallInvoker().AsyncUnaryCall(m, null, new CallOptions(), new ListModelsRequest());
+    }
 }

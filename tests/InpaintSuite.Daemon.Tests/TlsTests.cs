@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
-using InpaintSuite.Protocol.Health;
+using Grpc.Core;
+using Grpc.Health.V1;
 using InpaintSuite.TestSupport;
 using Xunit;
 
@@ -26,7 +26,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     });
 
     private InpainterClient Client(TestDaemon d, string? token, string? trust) =>
-        new(d.Host.GrpcAddress, new GrpcChannelOptions { BearerToken = token, TrustedCertificates = trust == null ? null : GrpcTls.LoadCertificates(trust) });
+        new(d.Host.GrpcAddress, new DaemonClientOptions { BearerToken = token, TrustedCertificates = trust == null ? null : ServerTrust.LoadCertificates(trust) });
 
     [Fact]
     public async Task CsharpClientOverTlsWithTheCaAndTokenWorksAndWithoutTheTokenIsUnauthenticated()
@@ -46,8 +46,8 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
         }
         using (var anonymous = Client(d, null, certs.CaPem))
         {
-            var e = await Assert.ThrowsAsync<GrpcStatusException>(() => InpainterClient.RunToResultAsync(anonymous.Inpaint(TestDaemon.Inpaint())));
-            Assert.Equal(GrpcStatusCode.Unauthenticated, e.StatusCode);
+            var e = await Assert.ThrowsAsync<RpcException>(() => InpainterClient.RunToResultAsync(anonymous.Inpaint(TestDaemon.Inpaint())));
+            Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
             // The health check needs no token, over TLS too.
             Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await anonymous.CheckHealthAsync()).Status);
         }
@@ -76,21 +76,21 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
 
         using (var other = Client(d, Token, certs.OtherCaPem))
         {
-            var e = await Assert.ThrowsAsync<GrpcStatusException>(() => other.GetCapabilitiesAsync());
-            Assert.Equal(GrpcStatusCode.Unavailable, e.StatusCode);
-            Assert.StartsWith($"TLS to 127.0.0.2:{d.Host.GrpcPort} failed: server certificate rejected:", e.Detail);
+            var e = await Assert.ThrowsAsync<RpcException>(() => other.GetCapabilitiesAsync());
+            Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+            Assert.StartsWith($"TLS to 127.0.0.2:{d.Host.GrpcPort} failed: server certificate rejected:", e.Status.Detail);
             Assert.Contains("does not chain to the trusted certificate(s) given", e.Message);
         }
         using (var system = Client(d, Token, null))
         {
-            var e = await Assert.ThrowsAsync<GrpcStatusException>(() => system.GetCapabilitiesAsync());
-            Assert.Equal(GrpcStatusCode.Unavailable, e.StatusCode);
+            var e = await Assert.ThrowsAsync<RpcException>(() => system.GetCapabilitiesAsync());
+            Assert.Equal(StatusCode.Unavailable, e.StatusCode);
             Assert.Contains("system trust store does not accept it", e.Message);
         }
-        using (var plaintext = new InpainterClient(new Uri($"http://127.0.0.2:{d.Host.GrpcPort}"), new GrpcChannelOptions { BearerToken = Token }))
+        using (var plaintext = new InpainterClient(new Uri($"http://127.0.0.2:{d.Host.GrpcPort}"), new DaemonClientOptions { BearerToken = Token }))
         {
-            var e = await Assert.ThrowsAsync<GrpcStatusException>(() => plaintext.CheckHealthAsync(deadline: TimeSpan.FromSeconds(20)));
-            Assert.Equal(GrpcStatusCode.Unavailable, e.StatusCode);
+            var e = await Assert.ThrowsAsync<RpcException>(() => plaintext.CheckHealthAsync(deadline: TimeSpan.FromSeconds(20)));
+            Assert.Equal(StatusCode.Unavailable, e.StatusCode);
             Assert.Contains($"use https://127.0.0.2:{d.Host.GrpcPort}", e.Message);
         }
         // The daemon keeps serving after the failed handshakes.
@@ -102,9 +102,9 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     public async Task ATlsClientAgainstAPlaintextDaemonSaysSo()
     {
         await using var d = await TestDaemon.StartAsync();
-        using var c = new InpainterClient(new Uri($"https://127.0.0.1:{d.Host.GrpcPort}"), new GrpcChannelOptions { TrustedCertificates = GrpcTls.LoadCertificates(certs.CaPem) });
-        var e = await Assert.ThrowsAsync<GrpcStatusException>(() => c.CheckHealthAsync(deadline: TimeSpan.FromSeconds(20)));
-        Assert.Equal(GrpcStatusCode.Unavailable, e.StatusCode);
+        using var c = new InpainterClient(new Uri($"https://127.0.0.1:{d.Host.GrpcPort}"), new DaemonClientOptions { TrustedCertificates = ServerTrust.LoadCertificates(certs.CaPem) });
+        var e = await Assert.ThrowsAsync<RpcException>(() => c.CheckHealthAsync(deadline: TimeSpan.FromSeconds(20)));
+        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
         Assert.Contains("is the daemon serving TLS?", e.Message);
     }
 
@@ -113,7 +113,7 @@ public sealed class TlsTests(TestCertificates certs) : IClassFixture<TestCertifi
     {
         await using var d = await StartTls();
         Assert.Equal("https", d.Host.BridgeAddress.Scheme);
-        var tls = new GrpcTls(GrpcTls.LoadCertificates(certs.CaPem));
+        var tls = new ServerTrust(ServerTrust.LoadCertificates(certs.CaPem));
         using var handler = new SocketsHttpHandler { UseProxy = false };
         handler.SslOptions.RemoteCertificateValidationCallback = tls.Validate;
         using var http = new HttpClient(handler) { BaseAddress = d.Host.BridgeAddress };

@@ -148,6 +148,17 @@ def client(addr, scenario, rest):
             if scenario == "health":
                 r = hpb_grpc.HealthStub(channel).Check(hpb.HealthCheckRequest(service=""))
                 return {"status": "OK", "serving": hpb.HealthCheckResponse.ServingStatus.Name(r.status)}
+            if scenario == "reflection":
+                # Stock grpcio calling the standard reflection service as grpcurl does (v1, then v1alpha). Debian ships
+                # no grpc_reflection module, so the two tiny messages are encoded by hand: ServerReflectionRequest
+                # {list_services = ""} is field 7 (string) = b"\x3a\x00".
+                out = {"status": "OK"}
+                for version in ("v1", "v1alpha"):
+                    call = channel.stream_stream("/grpc.reflection.%s.ServerReflection/ServerReflectionInfo" % version,
+                                                 request_serializer=lambda b: b, response_deserializer=lambda b: b)
+                    reply = next(iter(call(iter([b"\x3a\x00"]), metadata=md)))
+                    out[version] = list_services(reply)
+                return out
             if scenario == "capabilities":
                 caps = stub.GetCapabilities(pb.GetCapabilitiesRequest(), metadata=md)
                 return {"status": "OK", "engines": list(caps.engines)}
@@ -157,6 +168,44 @@ def client(addr, scenario, rest):
             if scenario == "cancel":
                 out["job_id"] = locals().get("job", "")
             return out
+
+
+def _fields(buf):
+    """(field number, wire type, value) of a protobuf message: varints as int, length-delimited as bytes."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            v, i = _varint(buf, i)
+        elif wt == 2:
+            n, i = _varint(buf, i)
+            v, i = buf[i:i + n], i + n
+        else:
+            raise ValueError("wire type %d" % wt)
+        yield num, wt, v
+
+
+def _varint(buf, i):
+    shift = result = 0
+    while True:
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, i
+        shift += 7
+
+
+def list_services(reply):
+    """ServerReflectionResponse.list_services_response (6) -> ListServiceResponse.service (1) -> ServiceResponse.name (1)."""
+    names = []
+    for num, _, v in _fields(reply):
+        if num == 6:
+            for n2, _, svc in _fields(v):
+                if n2 == 1:
+                    names += [name.decode() for n3, _, name in _fields(svc) if n3 == 1]
+    return names
 
 
 class EchoInpainter(pb_grpc.InpainterServicer):

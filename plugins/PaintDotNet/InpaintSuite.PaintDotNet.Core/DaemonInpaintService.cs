@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
+using Grpc.Core;
 using InpaintSuite.Protocol.V1;
 
 namespace InpaintSuite.PaintDotNet.Core;
@@ -26,7 +26,7 @@ public sealed class DaemonInpaintService : IInpaintService, IDisposable
     public DaemonInpaintService(Uri address, string? bearerToken = null, X509Certificate2Collection? trustedCertificates = null)
     {
         Address = address;
-        client = new InpainterClient(address, new GrpcChannelOptions { BearerToken = bearerToken, TrustedCertificates = trustedCertificates });
+        client = new InpainterClient(address, new DaemonClientOptions { BearerToken = bearerToken, TrustedCertificates = trustedCertificates });
     }
 
     /// <summary>
@@ -61,7 +61,7 @@ public sealed class DaemonInpaintService : IInpaintService, IDisposable
                 cancellationToken).ConfigureAwait(false);
             return result;
         }
-        catch (GrpcStatusException e)
+        catch (RpcException e)
         {
             throw Translate(e, Address);
         }
@@ -73,27 +73,27 @@ public sealed class DaemonInpaintService : IInpaintService, IDisposable
         try
         {
             var r = await client.CheckHealthAsync("", timeout, cancellationToken).ConfigureAwait(false);
-            return r.Status == Protocol.Health.HealthCheckResponse.Types.ServingStatus.Serving ? null : $"the daemon at {Address} reports {r.Status}";
+            return r.Status == global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving ? null : $"the daemon at {Address} reports {r.Status}";
         }
-        catch (GrpcStatusException e)
+        catch (RpcException e)
         {
             return Translate(e, Address).Message;
         }
     }
 
-    internal static InpaintServiceException Translate(GrpcStatusException e, Uri address)
+    internal static InpaintServiceException Translate(RpcException e, Uri address)
     {
-        string detail = string.IsNullOrWhiteSpace(e.Detail) ? e.StatusCode.ToString() : e.Detail;
+        string detail = string.IsNullOrWhiteSpace(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail;
         return e.StatusCode switch
         {
-            GrpcStatusCode.Unavailable => new InpaintServiceException(InpaintFailure.DaemonUnreachable,
+            StatusCode.Unavailable => new InpaintServiceException(InpaintFailure.DaemonUnreachable,
                 $"The InpaintSuite daemon is not reachable at {address} ({detail}). Start it (`inpaintsuite serve`, or the InpaintSuite service) or fix the daemon address in the dialog.", e),
-            GrpcStatusCode.Unauthenticated or GrpcStatusCode.PermissionDenied => new InpaintServiceException(InpaintFailure.Rejected,
+            StatusCode.Unauthenticated or StatusCode.PermissionDenied => new InpaintServiceException(InpaintFailure.Rejected,
                 $"The InpaintSuite daemon at {address} refused the call: {detail}", e),
-            GrpcStatusCode.InvalidArgument or GrpcStatusCode.ResourceExhausted or GrpcStatusCode.NotFound
-                or GrpcStatusCode.FailedPrecondition or GrpcStatusCode.OutOfRange or GrpcStatusCode.Unimplemented
+            StatusCode.InvalidArgument or StatusCode.ResourceExhausted or StatusCode.NotFound
+                or StatusCode.FailedPrecondition or StatusCode.OutOfRange or StatusCode.Unimplemented
                 => new InpaintServiceException(InpaintFailure.Rejected, $"The InpaintSuite daemon rejected the request: {detail}", e),
-            GrpcStatusCode.DeadlineExceeded => new InpaintServiceException(InpaintFailure.Failed, $"The InpaintSuite daemon did not finish in time: {detail}", e),
+            StatusCode.DeadlineExceeded => new InpaintServiceException(InpaintFailure.Failed, $"The InpaintSuite daemon did not finish in time: {detail}", e),
             _ => new InpaintServiceException(InpaintFailure.Failed, $"The InpaintSuite job failed ({e.StatusCode}): {detail}", e),
         };
     }

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using InpaintSuite.Daemon;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
+using Grpc.Core;
 
 namespace InpaintSuite.Cli.Commands;
 
@@ -18,18 +18,18 @@ internal static class HealthCommand
         {
             var url = parse.GetValue(daemon)!;
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new UsageException($"--daemon '{url}' is not a URL");
-            using var client = new InpainterClient(uri, new GrpcChannelOptions { BearerToken = ClientCredentials.DefaultToken(), TrustedCertificates = CliTls.Trusted(parse.GetValue(tlsCa)) });
+            using var client = new InpainterClient(uri, new DaemonClientOptions { BearerToken = ClientCredentials.DefaultToken(), TrustedCertificates = CliTls.Trusted(parse.GetValue(tlsCa)) });
             try
             {
                 var r = await client.CheckHealthAsync(deadline: TimeSpan.FromSeconds(parse.GetValue(timeout)), cancellationToken: ct);
-                bool serving = r.Status == Protocol.Health.HealthCheckResponse.Types.ServingStatus.Serving;
+                bool serving = r.Status == global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving;
                 io.Out.WriteLine(serving ? "SERVING" : r.Status.ToString().ToUpperInvariant());
                 return serving ? ExitCodes.Ok : ExitCodes.Failed;
             }
-            catch (GrpcStatusException e)
+            catch (RpcException e)
             {
                 io.Out.WriteLine("UNAVAILABLE");
-                io.Err.WriteLine($"inpaintsuite: daemon at {url} did not answer: {e.StatusCode}: {e.Message}{CliTls.Hint(e)}");
+                io.Err.WriteLine($"inpaintsuite: daemon at {url} did not answer: {e.StatusCode}: {e.Status.Detail}{CliTls.Hint(e)}");
                 return ExitCodes.Failed;
             }
         });

@@ -7,7 +7,6 @@ using System.Text.RegularExpressions;
 using InpaintSuite.Imaging;
 using InpaintSuite.Imaging.Codecs;
 using InpaintSuite.Pipelines;
-using InpaintSuite.Protocol.Grpc;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -161,7 +160,7 @@ public sealed partial class A1111Endpoint
     {
         var header = ctx.Request.Headers.Authorization.ToString();
         if (_credentials.Count == 0 && _options.AuthToken == null) return;
-        if (_options.AuthToken != null && GrpcEndpoint.TokenMatches(_options.AuthToken, header)) return;
+        if (_options.AuthToken != null && new Grpc.DaemonToken(_options.AuthToken).Accepts(header)) return;
         if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
         {
             string decoded;
@@ -708,7 +707,7 @@ public sealed partial class A1111Endpoint
         EngineNotFoundException nf => A1111Exception.Http(404, $"Model not found: {nf.Message}"),
         JobCancelledException { Reason: JobCancelReason.Shutdown } c => A1111Exception.Http(503, c.Message),
         JobCancelledException c => A1111Exception.Http(499, c.Message),
-        GrpcStatusException { StatusCode: GrpcStatusCode.Unavailable } g => A1111Exception.Http(503, g.Detail),
+        DaemonUnavailableException u => A1111Exception.Http(503, u.Message),
         _ => new A1111Exception(500, e.GetType().Name, e.Message),
     };
 

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using InpaintSuite.Imaging;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Grpc;
 using Xunit;
 using W = InpaintSuite.Protocol.V1;
 
@@ -374,7 +373,7 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
         // Cancel mid-run: the stream ends CANCELLED after progress with previews.
         string? jobId = null;
         int previews = 0;
-        var ex = await Assert.ThrowsAsync<GrpcStatusException>(async () =>
+        var ex = await Assert.ThrowsAsync<global::Grpc.Core.RpcException>(async () =>
         {
             await foreach (var e in client.TextToImage(new W.TextToImageRequest { Width = 64, Height = 64, Settings = new W.GenerationSettings { Engine = "tiny-sd-base", Steps = 400, Seed = 3 } }))
             {
@@ -386,16 +385,16 @@ public sealed class A1111ClientTests(TinyModelsFixture models) : IClassFixture<T
                 }
             }
         });
-        Assert.Equal(GrpcStatusCode.Cancelled, ex.StatusCode);
+        Assert.Equal(global::Grpc.Core.StatusCode.Cancelled, ex.StatusCode);
         Assert.Equal(1, previews);
 
         // Engines that cannot generate, and sizes out of range, are INVALID_ARGUMENT naming the field.
-        var bad = await Assert.ThrowsAsync<GrpcStatusException>(() => InpainterClient.RunToResultAsync(client.TextToImage(new W.TextToImageRequest { Width = 64, Height = 64, Settings = new W.GenerationSettings { Engine = "content-aware" } })));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, bad.StatusCode);
-        Assert.Contains("txt2img", bad.Detail);
-        bad = await Assert.ThrowsAsync<GrpcStatusException>(() => InpainterClient.RunToResultAsync(client.TextToImage(new W.TextToImageRequest { Width = 4, Height = 64 })));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, bad.StatusCode);
-        Assert.StartsWith("width", bad.Detail);
+        var bad = await Assert.ThrowsAsync<global::Grpc.Core.RpcException>(() => InpainterClient.RunToResultAsync(client.TextToImage(new W.TextToImageRequest { Width = 64, Height = 64, Settings = new W.GenerationSettings { Engine = "content-aware" } })));
+        Assert.Equal(global::Grpc.Core.StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.Contains("txt2img", bad.Status.Detail);
+        bad = await Assert.ThrowsAsync<global::Grpc.Core.RpcException>(() => InpainterClient.RunToResultAsync(client.TextToImage(new W.TextToImageRequest { Width = 4, Height = 64 })));
+        Assert.Equal(global::Grpc.Core.StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.StartsWith("width", bad.Status.Detail);
 
         // The JSON bridge has the same operation.
         using (var bridge = new HttpClient { BaseAddress = _d.Host.BridgeAddress })

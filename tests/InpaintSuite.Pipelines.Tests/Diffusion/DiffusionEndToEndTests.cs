@@ -63,8 +63,9 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
         // (a GPU provider would route them to the daemon's single GPU worker).
         var inpaint = new OperationRequest { Operation = Operation.Inpaint, Image = Photo(64, 48), Mask = Blob(64, 48, 30, 20, 8, 6) };
         Assert.Equal("CPU", ((DiffusionEngine)setup.Registry.Resolve("auto", Operation.Inpaint)).ExecutionProvider);
-        Assert.Equal(JobDevice.Cpu, setup.DeviceOf(inpaint));
-        Assert.Equal(JobDevice.Cpu, setup.DeviceOf(new OperationRequest
+        Assert.Equal(new ResolvedEngine("tiny-sd-inpaint", JobDevice.Cpu), setup.Resolve(inpaint));
+        // Resolved once at submit: an engine that is not installed is NOT_FOUND before the job queues.
+        Assert.Throws<EngineNotFoundException>(() => setup.Resolve(new OperationRequest
         {
             Operation = Operation.Inpaint, Image = Photo(64, 48), Settings = new GenerationSettings { Engine = "no-such-engine" },
         }));
@@ -316,7 +317,7 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
         var mask = Blob(96, 64, 40, 30, 14, 10);
         var req = new Protocol.V1.InpaintRequest
         {
-            Image = WireConversions.ToWire(img),
+            Image = WireMapping.ToWire(img),
             Mask = new Protocol.V1.Mask { Width = 96, Height = 64, Data = Google.Protobuf.ByteString.CopyFrom(mask.Data) },
             Settings = new Protocol.V1.GenerationSettings { Engine = "tiny-sd-inpaint", Steps = 3, Seed = 4 },
         };
@@ -325,8 +326,8 @@ public sealed class DiffusionEndToEndTests(TinyModelFolders models, ITestOutputH
         Assert.Equal("tiny-sd-inpaint", result.Engine);
         Assert.Equal(4UL, result.Patches[0].Seed);
         Assert.True(progressEvents >= 3, $"{progressEvents} progress events for 3 steps");
-        var local = await setup.Runner.RunAsync(WireConversions.ToRequest(req, new WireConversions.Limits(long.MaxValue, 16)), null, CancellationToken.None);
-        Assert.Equal(local.Patches[0].Image.Data, WireConversions.ToImage(result.Patches[0].Image, "patch", new WireConversions.Limits(long.MaxValue, 16)).Data);
+        var local = await setup.Runner.RunAsync(WireMapping.ToRequest(req, RequestLimits.From(long.MaxValue, 16)), null, CancellationToken.None);
+        Assert.Equal(local.Patches[0].Image.Data, WireMapping.ToImage(result.Patches[0].Image, "patch", RequestLimits.From(long.MaxValue, 16)).Data);
     }
 
     private sealed class SyncProgress(Action<OperationProgress> report) : IProgress<OperationProgress>

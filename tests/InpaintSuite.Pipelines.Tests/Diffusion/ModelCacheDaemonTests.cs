@@ -3,7 +3,7 @@ using Google.Protobuf;
 using InpaintSuite.Daemon;
 using InpaintSuite.Imaging;
 using InpaintSuite.Protocol;
-using InpaintSuite.Protocol.Health;
+using Grpc.Health.V1;
 using InpaintSuite.Runtime.Models;
 using Microsoft.Extensions.Logging;
 using Xunit;

@@ -274,7 +274,7 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
         var mask = Blob(96, 64, 40, 30, 14, 10);
         var req = new Protocol.V1.InpaintRequest
         {
-            Image = WireConversions.ToWire(img),
+            Image = WireMapping.ToWire(img),
             Mask = new Protocol.V1.Mask { Width = 96, Height = 64, Data = Google.Protobuf.ByteString.CopyFrom(mask.Data) },
             Settings = new Protocol.V1.GenerationSettings { Engine = "tiny-sdxl-inpaint", Prompt = "a bench", Steps = 3, Seed = 4 },
         };
@@ -283,8 +283,8 @@ public sealed class SdxlEndToEndTests(TinySdxlFolders models, ITestOutputHelper 
         Assert.Equal("tiny-sdxl-inpaint", result.Engine);
         Assert.Equal(4UL, result.Patches[0].Seed);
         Assert.Equal(3, previews);
-        var local = await setup.Runner.RunAsync(WireConversions.ToRequest(req, new WireConversions.Limits(long.MaxValue, 16)), null, CancellationToken.None);
-        Assert.Equal(local.Patches[0].Image.Data, WireConversions.ToImage(result.Patches[0].Image, "patch", new WireConversions.Limits(long.MaxValue, 16)).Data);
+        var local = await setup.Runner.RunAsync(WireMapping.ToRequest(req, RequestLimits.From(long.MaxValue, 16)), null, CancellationToken.None);
+        Assert.Equal(local.Patches[0].Image.Data, WireMapping.ToImage(result.Patches[0].Image, "patch", RequestLimits.From(long.MaxValue, 16)).Data);
     }
 
     [Fact]

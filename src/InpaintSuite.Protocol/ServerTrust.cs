@@ -2,19 +2,19 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace InpaintSuite.Protocol.Grpc;
+namespace InpaintSuite.Protocol;
 
 /// <summary>
 /// Server-certificate checks for https:// daemons: the system trust store by default, or only the
 /// given certificates (CA roots, or the server's own certificate pinned). The last rejection's reason
 /// is kept so a failed call can say why instead of "the SSL connection could not be established".
 /// </summary>
-public sealed class GrpcTls
+public sealed class ServerTrust
 {
     private readonly X509Certificate2Collection? _trusted;
     private volatile string? _lastRejection;
 
-    public GrpcTls(X509Certificate2Collection? trusted) => _trusted = trusted is { Count: > 0 } ? trusted : null;
+    public ServerTrust(X509Certificate2Collection? trusted) => _trusted = trusted is { Count: > 0 } ? trusted : null;
 
     /// <summary>Why the last server certificate was rejected (null if none was).</summary>
     public string? LastRejection => _lastRejection;
