@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CLI cold start: one 512x512 content-aware fill from a fresh process, the JIT-only publish output (baseline) beside
-# the ReadyToRun one that `dotnet publish` of the CLI now makes, run interleaved in the same run; plus the warm per-call
+# the ReadyToRun one (-p:PublishReadyToRun=true), run interleaved in the same run; plus the warm per-call
 # engine time of the same job sent to a running daemon of each output (`--daemon`). Reports medians and ratios.
 # usage: tests/bench/cold-start.sh [ROUNDS=7]
 set -euo pipefail
@@ -12,7 +12,7 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 echo "== publishing (JIT baseline: -p:PublishReadyToRun=false)"
 dotnet publish src/InpaintSuite.Cli -c Release -p:PublishReadyToRun=false -o "$work/jit" -nologo -v quiet >/dev/null
-dotnet publish src/InpaintSuite.Cli -c Release -o "$work/r2r" -nologo -v quiet >/dev/null
+dotnet publish src/InpaintSuite.Cli -c Release -p:PublishReadyToRun=true -o "$work/r2r" -nologo -v quiet >/dev/null
 # A 512x512 crop of the README sample and of its mask.
 $py - "$work" <<'PY'
 import sys
@@ -56,7 +56,7 @@ m = lambda xs: st.median(xs)
 print(f"load average {load}; medians of {len(cold['jit'][0])} fresh processes (interleaved) and {len(warm['jit'])} warm daemon calls")
 print("| publish output | cold wall s | cold engine s | warm engine s (daemon) | cold engine / warm |")
 print("|---|---|---|---|---|")
-for v, name in (("jit", "JIT only (baseline)"), ("r2r", "ReadyToRun (default)")):
+for v, name in (("jit", "JIT only (baseline)"), ("r2r", "ReadyToRun")):
     print(f"| {name} | {m(cold[v][0]):.3f} | {m(cold[v][1]):.3f} | {m(warm[v]):.3f} | {m(cold[v][1]) / m(warm[v]):.2f} |")
 print(f"ReadyToRun / JIT: cold wall {m(cold['r2r'][0]) / m(cold['jit'][0]):.2f}, cold engine {m(cold['r2r'][1]) / m(cold['jit'][1]):.2f}")
 PY
