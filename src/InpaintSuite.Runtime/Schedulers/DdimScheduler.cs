@@ -27,30 +27,7 @@ public sealed class DdimScheduler : NoiseScheduler
     /// <summary>DDIM's eta (0 = deterministic DDIM, 1 = DDPM-like); needs a noise source when &gt; 0.</summary>
     public float Eta { get; set; }
 
-    public override void SetTimesteps(int numInferenceSteps)
-    {
-        if (numInferenceSteps < 1 || numInferenceSteps > NumTrainTimesteps) throw new ArgumentOutOfRangeException(nameof(numInferenceSteps));
-        NumInferenceSteps = numInferenceSteps;
-        int n = numInferenceSteps, T = NumTrainTimesteps;
-        var ts = new float[n];
-        switch (Spacing)
-        {
-            case TimestepSpacing.Linspace:
-                var l = NpLinspace(0, T - 1, n);
-                for (int i = 0; i < n; i++) ts[i] = (long)NpRound(l[n - 1 - i]);
-                break;
-            case TimestepSpacing.Leading:
-                int ratio = T / n;
-                for (int i = 0; i < n; i++) ts[i] = (long)(n - 1 - i) * ratio + StepsOffset;
-                break;
-            default:
-                double r = (double)T / n;
-                for (int i = 0; i < n; i++) ts[i] = (long)NpRound(T - i * r) - 1;
-                break;
-        }
-        Timesteps = ts;
-        ResetTimestepState();
-    }
+    public override void SetTimesteps(int numInferenceSteps) => SetDiscreteTimesteps(numInferenceSteps);
 
     public override void Step(ReadOnlySpan<float> modelOutput, float timestep, Span<float> sample, INoiseSource? noise = null)
     {

@@ -49,31 +49,7 @@ public sealed class DdpmScheduler : NoiseScheduler
     public bool ClipSample => _clipSample;
     public bool Thresholding => _thresholding;
 
-    public override void SetTimesteps(int numInferenceSteps)
-    {
-        if (numInferenceSteps < 1 || numInferenceSteps > NumTrainTimesteps) throw new ArgumentOutOfRangeException(nameof(numInferenceSteps));
-        NumInferenceSteps = numInferenceSteps;
-        int n = numInferenceSteps, T = NumTrainTimesteps;
-        var ts = new float[n];
-        switch (Spacing)
-        {
-            case TimestepSpacing.Linspace:
-                var l = NpLinspace(0, T - 1, n);
-                for (int i = 0; i < n; i++) ts[i] = (long)NpRound(l[n - 1 - i]);
-                break;
-            case TimestepSpacing.Leading:
-                int ratio = T / n;
-                for (int i = 0; i < n; i++) ts[i] = (long)(n - 1 - i) * ratio + StepsOffset;
-                break;
-            default:
-                // np.round(np.arange(T, 0, -T/n)) - 1
-                double r = (double)T / n;
-                for (int i = 0; i < n; i++) ts[i] = (long)NpRound(T - i * r) - 1;
-                break;
-        }
-        Timesteps = ts;
-        ResetTimestepState();
-    }
+    public override void SetTimesteps(int numInferenceSteps) => SetDiscreteTimesteps(numInferenceSteps);
 
     /// <summary>diffusers' previous_timestep: the entry after the first occurrence of <paramref name="timestep"/>, -1 after the last.</summary>
     public int PreviousTimestep(float timestep)

@@ -132,6 +132,35 @@ public abstract class NoiseScheduler
     /// <summary>Moves to step <paramref name="index"/> keeping solver history (benchmarks time one steady-state step repeatedly).</summary>
     internal void SetStepIndexKeepingHistory(int index) => StepIndex = index;
 
+    /// <summary>
+    /// diffusers' integer timesteps for DDIM and DDPM (descending): linspace rounded, leading (ratio * i + offset) or
+    /// trailing (np.round(np.arange(T, 0, -T/n)) - 1), as the config's timestep_spacing says.
+    /// </summary>
+    protected void SetDiscreteTimesteps(int numInferenceSteps)
+    {
+        if (numInferenceSteps < 1 || numInferenceSteps > NumTrainTimesteps) throw new ArgumentOutOfRangeException(nameof(numInferenceSteps));
+        NumInferenceSteps = numInferenceSteps;
+        int n = numInferenceSteps, T = NumTrainTimesteps;
+        var ts = new float[n];
+        switch (Spacing)
+        {
+            case TimestepSpacing.Linspace:
+                var l = NpLinspace(0, T - 1, n);
+                for (int i = 0; i < n; i++) ts[i] = (long)NpRound(l[n - 1 - i]);
+                break;
+            case TimestepSpacing.Leading:
+                int ratio = T / n;
+                for (int i = 0; i < n; i++) ts[i] = (long)(n - 1 - i) * ratio + StepsOffset;
+                break;
+            default:
+                double r = (double)T / n;
+                for (int i = 0; i < n; i++) ts[i] = (long)NpRound(T - i * r) - 1;
+                break;
+        }
+        Timesteps = ts;
+        ResetTimestepState();
+    }
+
     protected void ResetTimestepState()
     {
         StepIndex = null;
