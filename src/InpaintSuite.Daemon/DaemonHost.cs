@@ -58,9 +58,11 @@ public sealed partial class DaemonHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            // A message over the limit is RESOURCE_EXHAUSTED from gRPC (MaxReceiveMessageSize); Kestrel's cap is the
-            // same plus framing, and the bridge raises it per request for base64 (JsonBridge).
-            k.Limits.MaxRequestBodySize = (long)options.MaxMessageBytes + 64 * 1024;
+            // A message over the limit is RESOURCE_EXHAUSTED from gRPC (MaxReceiveMessageSize), checked on its length
+            // prefix. Kestrel counts body bytes as they arrive, before the handler reads that prefix: a cap of limit +
+            // framing let a fast client's over-limit message trip Kestrel first (UNKNOWN instead of RESOURCE_EXHAUSTED).
+            // So Kestrel's cap is a backstop at twice the limit plus 1 MiB; the bridge raises it per request for base64.
+            k.Limits.MaxRequestBodySize = 2L * options.MaxMessageBytes + 1024 * 1024;
             k.Limits.MinRequestBodyDataRate = null;
             k.Limits.MinResponseDataRate = null;
             // Wide flow-control windows: a 64 MiB layer otherwise crawls through 64 KiB windows.
