@@ -106,12 +106,16 @@ public sealed class SdxlCliTests : IDisposable
         var (ip, mp, _, _) = Inputs(128, 96);
         await using var setup = EngineSetup.Create(_models);
         await using var daemon = await DaemonHost.StartAsync(new DaemonOptions { GrpcPort = 0, BridgePort = -1, Runner = setup.Runner, Catalog = setup.Catalog });
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        // Cancelled once the daemon runs the job, not after a fixed time: 500 tiny steps finish in ~1 s on a quiet machine.
+        using var cts = new CancellationTokenSource();
         var o = new StringWriter();
         var e = new StringWriter();
         var sw = Stopwatch.StartNew();
-        int code = await Program.RunAsync(["inpaint", ip, "--mask", mp, "-o", Path.Combine(_dir, "never.png"), "--engine", "tiny-sdxl-inpaint", "--steps", "500", "--seed", "1",
+        var run = Program.RunAsync(["inpaint", ip, "--mask", mp, "-o", Path.Combine(_dir, "never.png"), "--engine", "tiny-sdxl-inpaint", "--steps", "500", "--seed", "1",
             "--daemon", daemon.GrpcAddress.ToString()], o, e, cts.Token);
+        while (daemon.Queue.RunningCount == 0 && !run.IsCompleted) await Task.Delay(2);
+        cts.Cancel();
+        int code = await run;
         Assert.True(code == ExitCodes.Cancelled, $"exit {code}: {e}");
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"cancel took until {sw.Elapsed}");
         Assert.False(File.Exists(Path.Combine(_dir, "never.png")));
